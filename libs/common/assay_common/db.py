@@ -1,0 +1,234 @@
+"""One async database API over SQLite (aiosqlite) and Postgres (asyncpg).
+
+Each service owns one `Database`: on Postgres its tables live in a schema named after the service
+(set through `search_path`, so queries are the same on both backends); on SQLite in its own file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+import zlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import sqlalchemy as sa
+import uuid_utils.compat as uuid_compat
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.url import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+log = logging.getLogger("assay.db")
+
+Backend = Literal["sqlite", "postgresql"]
+
+
+def uuid7() -> uuid.UUID:
+    """A time-ordered UUID (RFC 9562 version 7): ids sort by creation time."""
+    return uuid_compat.uuid7()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware, on both backends."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def async_url(url: str) -> str:
+    """Accept plain `postgresql://` and `sqlite:///` URLs and pick the async driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    elif parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Transaction:
+    """An open transaction: its connection, and work to run only once it has committed."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` after a successful commit (never on rollback). Must not raise."""
+        if callback not in self._after_commit:
+            self._after_commit.append(callback)
+
+    async def execute(self, statement: sa.Executable, params: Any = None) -> sa.CursorResult[Any]:
+        return await self.conn.execute(statement, params)
+
+
+class Database:
+    """The store of one service."""
+
+    def __init__(self, url: str, *, schema: str | None = None, pool_size: int = 10) -> None:
+        self.url = async_url(url)
+        self.backend: Backend = "postgresql" if self.url.startswith("postgresql") else "sqlite"
+        self.schema = schema if self.backend == "postgresql" else None
+        self.is_migrated = False
+        self.engine: AsyncEngine = self._create_engine(pool_size)
+
+    def _create_engine(self, pool_size: int) -> AsyncEngine:
+        if self.backend == "postgresql":
+            connect_args: dict[str, Any] = {}
+            if self.schema:
+                connect_args["server_settings"] = {"search_path": self.schema}
+            return create_async_engine(
+                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                connect_args=connect_args,
+            )
+        path = make_url(self.url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(self.url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Let us issue BEGIN ourselves (below) instead of pysqlite's deferred BEGIN.
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
+                cursor.execute(f"PRAGMA {pragma}")
+            cursor.close()
+
+        @sa.event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(conn: sa.Connection) -> None:
+            # Writers take the lock up front: a deferred transaction that later upgrades to a
+            # write lock can fail with SQLITE_BUSY without waiting, which BEGIN IMMEDIATE avoids.
+            if conn.get_execution_options().get("assay_read_only"):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.engine.dialect
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """A read-write transaction; commits when the block ends, rolls back if it raises."""
+        async with self.engine.connect() as conn:
+            tx = Transaction(conn)
+            async with conn.begin():
+                yield tx
+            for callback in tx._after_commit:
+                callback()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only snapshot; on SQLite it does not take the write lock."""
+        async with self.engine.connect() as conn:
+            if self.backend == "sqlite":
+                conn = await conn.execution_options(assay_read_only=True)
+            async with conn.begin():
+                yield conn
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    async def migrate(self, script_location: Path) -> None:
+        """Bring the schema to the newest revision. Safe when several replicas start at once."""
+        async with self.engine.connect() as conn, conn.begin():
+            if self.backend == "postgresql":
+                # A transaction-scoped advisory lock serialises replicas migrating at once.
+                lock_key = zlib.crc32(f"assay-migrate:{self.schema}".encode())
+                await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key})
+                if self.schema:
+                    await conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+            await conn.run_sync(self._upgrade, script_location)
+        self.is_migrated = True
+
+    def _upgrade(self, conn: sa.Connection, script_location: Path) -> None:
+        config = _alembic_config(script_location, self.schema)
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+    async def is_at_head(self, script_location: Path) -> bool:
+        config = _alembic_config(script_location, self.schema)
+        head = ScriptDirectory.from_config(config).get_current_head()
+
+        def current(conn: sa.Connection) -> str | None:
+            opts = {"version_table_schema": self.schema} if self.schema else {}
+            return MigrationContext.configure(conn, opts=opts).get_current_revision()
+
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(current) == head
+
+
+def _alembic_config(script_location: Path, schema: str | None) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(script_location))
+    config.attributes["version_table_schema"] = schema
+    return config
+
+
+def run_migrations_from_env() -> None:
+    """The body of every service's Alembic `env.py`: migrate on the connection we were handed."""
+    from alembic import context
+
+    config = context.config
+    conn = config.attributes.get("connection")
+    if conn is None:
+        raise RuntimeError("migrations run through Database.migrate() or `assay migrate`")
+    context.configure(
+        connection=conn,
+        version_table_schema=config.attributes.get("version_table_schema"),
+        render_as_batch=conn.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def insert_ignoring_conflict(backend: str, table: sa.Table, values: dict[str, Any]) -> sa.Insert:
+    """An INSERT that does nothing when the row's key already exists (`backend`: dialect name)."""
+    if backend == "postgresql":
+        return postgresql.insert(table).values(**values).on_conflict_do_nothing()
+    return sqlite.insert(table).values(**values).on_conflict_do_nothing()
+
+
+async def wait_until_reachable(db: Database, timeout: float) -> None:
+    """Retry until the database answers (a container may start after us)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            await db.ping()
+            return
+        except (OSError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            log.info("database not reachable yet (%s); retrying", type(exc).__name__)
+            await asyncio.sleep(0.5)

@@ -1,0 +1,118 @@
+"""Durable pull consumers with explicit ack, bounded redelivery with backoff, idempotent handling.
+
+Replicas of a service share one durable consumer, so each event is handled once per service.
+The handler runs inside a transaction that also records the event id in `processed_events`;
+a redelivered event whose id is already recorded is acknowledged without running the handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+import sqlalchemy as sa
+from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from prometheus_client import Counter
+from pydantic import ValidationError
+
+from assay_common.db import Database, Transaction, insert_ignoring_conflict, utcnow
+from assay_common.events.bus import EventBus
+from assay_common.events.envelope import CloudEvent
+
+log = logging.getLogger("assay.consumer")
+tracer = trace.get_tracer("assay.consumer")
+
+Handler = Callable[[Transaction, CloudEvent], Awaitable[None]]
+
+HANDLED = Counter("assay_events_handled_total", "Events handled by a consumer", ["consumer", "outcome"])
+
+#: Delays before the 2nd, 3rd, … delivery of an event whose handler failed.
+DEFAULT_BACKOFF = (0.5, 2.0, 10.0, 30.0)
+
+
+class EventConsumer:
+    def __init__(self, bus: EventBus, db: Database, processed: sa.Table, *, durable: str,
+                 filter_subject: str, handler: Handler, stream: str | None = None,
+                 backoff: Sequence[float] = DEFAULT_BACKOFF, batch_size: int = 32,
+                 ack_wait: float = 30.0) -> None:
+        self.bus = bus
+        self.db = db
+        self.processed = processed
+        self.durable = durable
+        self.filter_subject = filter_subject
+        self.handler = handler
+        self.stream = stream or bus.subjects.events_stream
+        self.backoff = tuple(backoff)
+        self.max_deliver = len(self.backoff) + 1
+        self.batch_size = batch_size
+        self.ack_wait = ack_wait
+
+    async def run(self) -> None:
+        """Fetch and handle events until cancelled."""
+        config = ConsumerConfig(
+            durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+            max_deliver=self.max_deliver, ack_wait=self.ack_wait, filter_subject=self.filter_subject,
+        )
+        subscription = await self.bus.js.pull_subscribe(
+            self.filter_subject, durable=self.durable, stream=self.stream, config=config
+        )
+        while True:
+            try:
+                messages = await subscription.fetch(self.batch_size, timeout=5)
+            except NatsTimeoutError:
+                continue
+            except NatsError as exc:
+                log.warning("consumer %s cannot fetch: %s", self.durable, type(exc).__name__)
+                await asyncio.sleep(1.0)
+                continue
+            for message in messages:
+                await self.handle(message)
+
+    async def handle(self, message: Msg) -> None:
+        try:
+            event = CloudEvent.from_json(message.data)
+        except ValidationError:
+            log.error("consumer %s dropped a message that is not a CloudEvent on %s",
+                      self.durable, message.subject)
+            await message.term()
+            HANDLED.labels(self.durable, "malformed").inc()
+            return
+        parent = propagate.extract(dict(message.headers or {}))
+        token = otel_context.attach(parent)
+        try:
+            with tracer.start_as_current_span(f"handle {event.type}", kind=trace.SpanKind.CONSUMER):
+                outcome = await self._handle_once(event)
+            await message.ack()
+            HANDLED.labels(self.durable, outcome).inc()
+        except Exception:
+            attempt = message.metadata.num_delivered
+            if attempt >= self.max_deliver:
+                log.exception("consumer %s gave up on event %s after %d attempts",
+                              self.durable, event.id, attempt)
+                await message.term()
+                HANDLED.labels(self.durable, "gave_up").inc()
+            else:
+                delay = self.backoff[min(attempt - 1, len(self.backoff) - 1)]
+                log.warning("consumer %s failed on event %s (attempt %d); retrying in %.1fs",
+                            self.durable, event.id, attempt, delay, exc_info=True)
+                await message.nak(delay=delay)
+                HANDLED.labels(self.durable, "retried").inc()
+        finally:
+            otel_context.detach(token)
+
+    async def _handle_once(self, event: CloudEvent) -> str:
+        async with self.db.transaction() as tx:
+            marker = insert_ignoring_conflict(
+                self.db.backend, self.processed,
+                {"consumer": self.durable, "event_id": event.id, "processed_at": utcnow()},
+            )
+            if (await tx.execute(marker)).rowcount == 0:
+                return "duplicate"
+            await self.handler(tx, event)
+        return "handled"

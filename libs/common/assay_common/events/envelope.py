@@ -1,0 +1,79 @@
+"""The CloudEvents 1.0 envelope (structured JSON mode) and the base of every event payload."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, ClassVar, Literal, TypeVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+Json = Any
+
+
+class EventData(BaseModel):
+    """Base of every event payload. Subclasses are registered with `@event_type`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    service: ClassVar[str]
+    name: ClassVar[str]
+    summary: ClassVar[str]
+
+    @classmethod
+    def type_name(cls) -> str:
+        """The CloudEvents `type`, e.g. `assay.workflow.namespace_created`."""
+        return f"assay.{cls.service}.{cls.name}"
+
+
+E = TypeVar("E", bound=type[EventData])
+
+#: Every event type any Assay service can publish, by CloudEvents type.
+CATALOGUE: dict[str, type[EventData]] = {}
+
+
+def event_type(service: str, name: str, summary: str) -> Callable[[E], E]:
+    """Register an event payload model under `assay.<service>.<name>`."""
+
+    def register(cls: E) -> E:
+        cls.service, cls.name, cls.summary = service, name, summary
+        existing = CATALOGUE.get(cls.type_name())
+        if existing is not None and existing is not cls:
+            raise ValueError(f"event type {cls.type_name()} registered twice")
+        CATALOGUE[cls.type_name()] = cls
+        return cls
+
+    return register
+
+
+class CloudEvent(BaseModel):
+    """A CloudEvents 1.0 event with Assay's extension attributes `namespace` and `traceparent`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(description="UUIDv7; also the JetStream Nats-Msg-Id, so duplicates are dropped")
+    source: str = Field(description="The publishing service, e.g. `/assay/workflow`")
+    type: str = Field(description="e.g. `assay.workflow.namespace_created`")
+    subject: str | None = Field(default=None, description="What the event is about, e.g. `namespaces/main`")
+    time: datetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    data: dict[str, Json]
+    namespace: str | None = None
+    traceparent: str | None = None
+
+    @property
+    def service(self) -> str:
+        return self.type.split(".")[1]
+
+    @property
+    def short_type(self) -> str:
+        return self.type.split(".", 2)[2]
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json", exclude_none=True))
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> CloudEvent:
+        return cls.model_validate_json(raw)

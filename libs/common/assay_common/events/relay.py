@@ -1,0 +1,94 @@
+"""The outbox relay: publishes committed outbox rows to JetStream, oldest first.
+
+A row is deleted only after JetStream acknowledged it. A crash between the two republishes the
+row after restart; JetStream drops the copy because the `Nats-Msg-Id` (the event id) repeats
+within the stream's duplicate window. Woken right after each commit; sweeps as a fallback.
+With several replicas on Postgres, `FOR UPDATE SKIP LOCKED` gives each row to one relay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from nats.errors import Error as NatsError
+from prometheus_client import Counter
+
+from assay_common.db import Database
+from assay_common.events.bus import EventBus
+from assay_common.events.outbox import Outbox
+from assay_common.failpoints import crash_here
+
+log = logging.getLogger("assay.outbox")
+
+PUBLISHED = Counter("assay_outbox_published_total", "Outbox events published to JetStream", ["service"])
+DUPLICATES = Counter(
+    "assay_outbox_duplicates_total", "Outbox events JetStream already had (after a crash)", ["service"]
+)
+
+
+class OutboxRelay:
+    def __init__(self, db: Database, bus: EventBus, outbox: Outbox, *, sweep_seconds: float = 1.0,
+                 batch_size: int = 200) -> None:
+        self.db = db
+        self.bus = bus
+        self.table = outbox.table
+        self.service = outbox.service
+        self.sweep_seconds = sweep_seconds
+        self.batch_size = batch_size
+        self._wakeup = asyncio.Event()
+        outbox.on_commit = self.wake
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Publish until cancelled."""
+        while True:
+            try:
+                while await self.drain_once() == self.batch_size:
+                    pass
+            except (NatsError, OSError, sa.exc.DBAPIError, TimeoutError) as exc:
+                log.warning("outbox relay could not publish yet: %s", type(exc).__name__)
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self.sweep_seconds)
+            except TimeoutError:
+                pass
+            self._wakeup.clear()
+
+    async def drain_once(self) -> int:
+        """Publish one batch; returns how many rows it published."""
+        query = sa.select(
+            self.table.c.id, self.table.c.subject, self.table.c.body, self.table.c.traceparent
+        ).order_by(
+            self.table.c.id
+        ).limit(self.batch_size)
+        if self.db.backend == "postgresql":
+            async with self.db.transaction() as tx:
+                rows = (await tx.execute(query.with_for_update(skip_locked=True))).all()
+                await self._publish(rows)
+                await self._delete(tx.conn, [row.id for row in rows])
+            return len(rows)
+        # SQLite: one writer at a time, so do not hold the write lock while publishing.
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        await self._publish(rows)
+        if rows:
+            async with self.db.transaction() as tx:
+                await self._delete(tx.conn, [row.id for row in rows])
+        return len(rows)
+
+    async def _publish(self, rows: Sequence[sa.Row[tuple[str, str, bytes, str | None]]]) -> None:
+        for row in rows:
+            headers = {"Nats-Msg-Id": row.id}
+            if row.traceparent:
+                headers["traceparent"] = row.traceparent
+            ack = await self.bus.js.publish(row.subject, row.body, headers=headers)
+            (DUPLICATES if ack.duplicate else PUBLISHED).labels(self.service).inc()
+            crash_here("outbox.after_publish")
+
+    async def _delete(self, conn: sa.ext.asyncio.AsyncConnection, ids: list[str]) -> None:
+        if ids:
+            await conn.execute(self.table.delete().where(self.table.c.id.in_(ids)))

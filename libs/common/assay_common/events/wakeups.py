@@ -1,0 +1,57 @@
+"""Ephemeral wake-ups over core NATS: "queue X has work", heard by every replica at once.
+
+Losing one is harmless (waiters also time out and look again), so they never touch JetStream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from assay_common.events.bus import EventBus
+
+
+class Wakeups:
+    """Publish and await wake-ups for one service's topics."""
+
+    def __init__(self, bus: EventBus, service: str) -> None:
+        self.bus = bus
+        self.service = service
+        self._prefix = bus.subjects.wakeup(service, "")
+        self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._subscription: Subscription | None = None
+
+    async def start(self) -> None:
+        self._subscription = await self.bus.nc.subscribe(f"{self._prefix}>", cb=self._on_message)
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.unsubscribe()
+            self._subscription = None
+
+    async def notify(self, topic: str) -> None:
+        """Wake everyone waiting on `topic`, in this process and on every other replica."""
+        await self.bus.nc.publish(self.bus.subjects.wakeup(self.service, topic), b"")
+
+    async def wait(self, topic: str, timeout: float) -> bool:
+        """Wait until `topic` is notified or `timeout` passes; True when woken."""
+        waiter = asyncio.Event()
+        self._waiters[topic].add(waiter)
+        try:
+            await asyncio.wait_for(waiter.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            waiters = self._waiters[topic]
+            waiters.discard(waiter)
+            if not waiters:
+                del self._waiters[topic]
+
+    async def _on_message(self, message: Msg) -> None:
+        topic = message.subject[len(self._prefix):]
+        for waiter in self._waiters.get(topic, ()):
+            waiter.set()

@@ -1,0 +1,1 @@
+"""The auth service's own tables and their migrations."""

@@ -1,0 +1,1 @@
+"""The vault service's own tables and their migrations."""

@@ -1,0 +1,1 @@
+"""HTTP routes of the workflow service: parse, authorize, call the domain, shape the response."""

@@ -1,0 +1,72 @@
+"""`/api/v1/namespaces`: create, list, describe and delete namespaces."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field
+
+from assay_common.problems import problems
+from assay_common.service import Runtime, runtime
+from assay_workflow.domain.namespaces import Namespaces
+from assay_workflow.store.namespaces import NamespaceRow
+
+router = APIRouter(prefix="/api/v1/namespaces", tags=["namespaces"])
+
+NamespaceName = Annotated[str, Path(min_length=1, max_length=63, description="Namespace name")]
+
+
+class NamespaceIn(BaseModel):
+    name: str = Field(min_length=1, max_length=63, examples=["payments"])
+    description: str = Field(default="", max_length=1000)
+
+
+class NamespaceOut(BaseModel):
+    name: str
+    description: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: NamespaceRow) -> NamespaceOut:
+        return cls(name=row.name, description=row.description, created_at=row.created_at)
+
+
+class NamespacePage(BaseModel):
+    items: list[NamespaceOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last")
+
+
+def namespaces(rt: Runtime = Depends(runtime)) -> Namespaces:
+    return Namespaces(rt.store, rt.events)
+
+
+@router.post("", status_code=201, response_model=NamespaceOut, responses=problems(409, 422),
+             summary="Create a namespace")
+async def create_namespace(body: NamespaceIn, domain: Namespaces = Depends(namespaces)) -> NamespaceOut:
+    return NamespaceOut.of(await domain.create(body.name, body.description))
+
+
+@router.get("", response_model=NamespacePage, summary="List namespaces, by name")
+async def list_namespaces(
+    cursor: Annotated[str | None, Query(description="The `next_cursor` of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    domain: Namespaces = Depends(namespaces),
+) -> NamespacePage:
+    rows = await domain.list(after=cursor, limit=limit + 1)
+    page = rows[:limit]
+    return NamespacePage(
+        items=[NamespaceOut.of(r) for r in page],
+        next_cursor=page[-1].name if len(rows) > limit else None,
+    )
+
+
+@router.get("/{name}", response_model=NamespaceOut, responses=problems(404), summary="Describe a namespace")
+async def get_namespace(name: NamespaceName, domain: Namespaces = Depends(namespaces)) -> NamespaceOut:
+    return NamespaceOut.of(await domain.get(name))
+
+
+@router.delete("/{name}", status_code=204, responses=problems(404, 409), summary="Delete a namespace")
+async def delete_namespace(name: NamespaceName, domain: Namespaces = Depends(namespaces)) -> None:
+    await domain.delete(name)

@@ -1,0 +1,1 @@
+"""The rules of the workflow engine, free of HTTP and SQL."""

@@ -1,0 +1,1 @@
+"""The workflow service's own tables and their migrations."""

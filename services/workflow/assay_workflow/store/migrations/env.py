@@ -1,0 +1,3 @@
+from assay_common.db import run_migrations_from_env
+
+run_migrations_from_env()

@@ -1,0 +1,56 @@
+"""Queries on namespaces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from assay_common.db import insert_ignoring_conflict
+from assay_workflow.store.tables import namespaces
+
+
+@dataclass(frozen=True)
+class NamespaceRow:
+    name: str
+    description: str
+    created_at: datetime
+
+
+def _row(row: sa.Row[tuple[str, str, datetime]]) -> NamespaceRow:
+    return NamespaceRow(name=row.name, description=row.description, created_at=row.created_at)
+
+
+async def get(conn: AsyncConnection, name: str, *, for_update: bool = False) -> NamespaceRow | None:
+    query = sa.select(namespaces.c.name, namespaces.c.description, namespaces.c.created_at).where(
+        namespaces.c.name == name
+    )
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    return _row(row) if row else None
+
+
+async def list_page(conn: AsyncConnection, *, after: str | None, limit: int) -> list[NamespaceRow]:
+    query = sa.select(namespaces.c.name, namespaces.c.description, namespaces.c.created_at).order_by(
+        namespaces.c.name
+    ).limit(limit)
+    if after is not None:
+        query = query.where(namespaces.c.name > after)
+    return [_row(row) for row in (await conn.execute(query)).all()]
+
+
+async def insert(conn: AsyncConnection, row: NamespaceRow) -> bool:
+    """Insert `row`; False when a namespace of that name exists already."""
+    statement = insert_ignoring_conflict(
+        conn.dialect.name, namespaces,
+        {"name": row.name, "description": row.description, "created_at": row.created_at},
+    )
+    return (await conn.execute(statement)).rowcount > 0
+
+
+async def delete(conn: AsyncConnection, name: str) -> bool:
+    result = await conn.execute(namespaces.delete().where(namespaces.c.name == name))
+    return result.rowcount > 0
