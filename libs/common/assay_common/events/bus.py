@@ -52,7 +52,7 @@ class EventBus:
             try:
                 self._nc = await nats.connect(
                     self.url, name=self.name, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-                    connect_timeout=2, allow_reconnect=True,
+                    connect_timeout=2, allow_reconnect=True, drain_timeout=5,
                 )
                 return
             except (OSError, nats.errors.NoServersError, TimeoutError) as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
 
 import sqlalchemy as sa
 from nats.aio.msg import Msg
@@ -62,17 +63,22 @@ class EventConsumer:
         subscription = await self.bus.js.pull_subscribe(
             self.filter_subject, durable=self.durable, stream=self.stream, config=config
         )
-        while True:
-            try:
-                messages = await subscription.fetch(self.batch_size, timeout=5)
-            except NatsTimeoutError:
-                continue
-            except NatsError as exc:
-                log.warning("consumer %s cannot fetch: %s", self.durable, type(exc).__name__)
-                await asyncio.sleep(1.0)
-                continue
-            for message in messages:
-                await self.handle(message)
+        try:
+            while True:
+                try:
+                    messages = await subscription.fetch(self.batch_size, timeout=5)
+                except NatsTimeoutError:
+                    continue
+                except NatsError as exc:
+                    log.warning("consumer %s cannot fetch: %s", self.durable, type(exc).__name__)
+                    await asyncio.sleep(1.0)
+                    continue
+                for message in messages:
+                    await self.handle(message)
+        finally:
+            # Leaves the durable consumer on the server; only this process's interest ends.
+            with suppress(NatsError):
+                await subscription.unsubscribe()
 
     async def handle(self, message: Msg) -> None:
         try:

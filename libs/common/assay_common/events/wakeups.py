@@ -26,6 +26,8 @@ class Wakeups:
 
     async def start(self) -> None:
         self._subscription = await self.bus.nc.subscribe(f"{self._prefix}>", cb=self._on_message)
+        # Make sure the server knows of the interest before anyone relies on being woken.
+        await self.bus.nc.flush()
 
     async def stop(self) -> None:
         if self._subscription is not None:
@@ -50,6 +52,10 @@ class Wakeups:
             waiters.discard(waiter)
             if not waiters:
                 del self._waiters[topic]
+
+    def waiting_on(self, topic: str) -> int:
+        """How many waiters this process has on `topic`."""
+        return len(self._waiters.get(topic, ()))
 
     async def _on_message(self, message: Msg) -> None:
         topic = message.subject[len(self._prefix):]

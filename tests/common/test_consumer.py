@@ -1,0 +1,116 @@
+"""Durable consumers: redelivery after a failing handler, and idempotent handling."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+import sqlalchemy as sa
+
+from assay_common.db import Database, Transaction, utcnow
+from assay_common.events.bus import EventBus
+from assay_common.events.consumer import EventConsumer
+from assay_common.events.envelope import CloudEvent
+from assay_common.events.outbox import Outbox
+from assay_common.events.relay import OutboxRelay
+from assay_common.events.schemas.workflow import NamespaceCreated
+from assay_workflow.store.tables import namespaces, processed_events
+from assay_workflow.store.tables import outbox as outbox_table
+from tests.support import eventually
+
+
+class CopyNamespaces:
+    """A handler with a visible effect: it copies each created namespace into the table."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures_left = failures
+        self.calls = 0
+
+    async def __call__(self, tx: Transaction, event: CloudEvent) -> None:
+        self.calls += 1
+        await tx.execute(namespaces.insert().values(name=f"copy-{event.data['namespace']}",
+                                                    created_at=utcnow()))
+        if self.failures_left:
+            self.failures_left -= 1
+            raise RuntimeError("the handler failed after writing; its writes must roll back")
+
+
+@asynccontextmanager
+async def running(consumer: EventConsumer) -> AsyncIterator[None]:
+    task = asyncio.create_task(consumer.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+async def publish_created(db: Database, bus: EventBus, name: str) -> CloudEvent:
+    outbox = Outbox("workflow", outbox_table, bus.subjects)
+    async with db.transaction() as tx:
+        event = await outbox.add(tx, NamespaceCreated(namespace=name, description="", created_at=utcnow()),
+                                 namespace=name)
+    await OutboxRelay(db, bus, outbox).drain_once()
+    return event
+
+
+async def copies(db: Database) -> list[str]:
+    async with db.read() as conn:
+        query = sa.select(namespaces.c.name).where(namespaces.c.name.like("copy-%")).order_by(namespaces.c.name)
+        return list((await conn.execute(query)).scalars())
+
+
+def consumer_for(db: Database, bus: EventBus, handler: CopyNamespaces) -> EventConsumer:
+    return EventConsumer(bus, db, processed_events, durable="copier", handler=handler,
+                         filter_subject=bus.subjects.events_filter("workflow"), backoff=(0.05, 0.05))
+
+
+async def test_failing_handler_is_redelivered_and_then_succeeds(db: Database, bus: EventBus) -> None:
+    handler = CopyNamespaces(failures=1)
+    await publish_created(db, bus, "one")
+    async with running(consumer_for(db, bus, handler)):
+        await eventually(lambda: _has(db, ["copy-one"]), what="handled after redelivery")
+    assert handler.calls == 2
+    assert await copies(db) == ["copy-one"]
+
+
+async def test_already_processed_event_is_not_processed_again(db: Database, bus: EventBus) -> None:
+    handler = CopyNamespaces()
+    event = await publish_created(db, bus, "two")
+    # The same event arriving again (e.g. republished after JetStream's duplicate window).
+    await bus.js.publish(bus.subjects.event("workflow", "two", "namespace_created"), event.to_json(),
+                         headers={"Nats-Msg-Id": f"{event.id}-again"})
+    await publish_created(db, bus, "three")
+    async with running(consumer_for(db, bus, handler)):
+        await eventually(lambda: _has(db, ["copy-three", "copy-two"]), what="both events handled")
+        await eventually(lambda: _acknowledged(bus, 3), what="all three messages acknowledged")
+    assert handler.calls == 2
+    async with db.read() as conn:
+        recorded = await conn.execute(sa.select(sa.func.count()).select_from(processed_events))
+        assert recorded.scalar_one() == 2
+
+
+async def test_handler_that_always_fails_stops_after_bounded_redelivery(db: Database, bus: EventBus) -> None:
+    handler = CopyNamespaces(failures=100)
+    await publish_created(db, bus, "four")
+    consumer = consumer_for(db, bus, handler)
+    async with running(consumer):
+        await eventually(lambda: _calls(handler, consumer.max_deliver), what="every delivery tried")
+        await eventually(lambda: _acknowledged(bus, 1), what="message terminated")
+    assert handler.calls == consumer.max_deliver
+    assert await copies(db) == []
+
+
+async def _has(db: Database, names: list[str]) -> bool:
+    return await copies(db) == names
+
+
+async def _calls(handler: CopyNamespaces, expected: int) -> bool:
+    return handler.calls >= expected
+
+
+async def _acknowledged(bus: EventBus, expected: int) -> bool:
+    info = await bus.js.consumer_info(bus.subjects.events_stream, "copier")
+    return info.ack_floor.stream_seq == expected and info.num_ack_pending == 0

@@ -1,0 +1,122 @@
+"""Crash tests: the workflow service is SIGKILLed around the outbox, then restarted."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from assay.local import LocalPlatform, PlatformOptions
+from assay.local.platform import ManagedProcess
+from assay_common.db import Database
+from assay_common.events.bus import EventBus
+from assay_common.internal_auth import INTERNAL_TOKEN_HEADER, InternalTokenMinter, Principal, load_private_key
+from assay_workflow.store.tables import outbox as outbox_table
+from tests.common.conftest import database_for
+from tests.support import eventually, stream_messages
+
+
+@pytest.fixture
+async def workflow_service(database_url: str, bus: EventBus, unique: str,
+                           tmp_path: Path) -> AsyncIterator[LocalPlatform]:
+    """The real workflow service alone, on this test's database and streams; not restarted on crash."""
+    env = {
+        "ASSAY_NATS_URL": bus.url,
+        "ASSAY_SUBJECT_PREFIX": bus.subjects.events_prefix,
+        "ASSAY_AUDIT_SUBJECT_PREFIX": bus.subjects.audit_prefix,
+        "ASSAY_EVENTS_STREAM": bus.subjects.events_stream,
+        "ASSAY_AUDIT_STREAM": bus.subjects.audit_stream,
+        "ASSAY_WORKFLOW_DB_SCHEMA": unique,
+    }
+    if database_url.startswith("sqlite"):
+        env["ASSAY_DATA_DIR"] = str(tmp_path)
+        postgres_url = None
+    else:
+        postgres_url = database_url
+    platform = LocalPlatform(PlatformOptions(
+        data_dir=tmp_path, postgres_url=postgres_url, nats_url=bus.url, env=env,
+        services=("workflow",), restart_crashed=False,
+    ))
+    yield platform
+    await platform.stop()
+
+
+def service_db(platform: LocalPlatform, database_url: str, unique: str) -> Database:
+    if database_url.startswith("sqlite"):
+        return Database(f"sqlite:///{platform.data_dir / 'workflow.db'}")
+    return database_for(database_url, unique)
+
+
+async def create_namespace(platform: LocalPlatform, name: str) -> httpx.Response:
+    token = InternalTokenMinter(load_private_key((platform.data_dir / "internal.key").read_bytes()))
+    async with httpx.AsyncClient(base_url=platform.service_url("workflow")) as client:
+        return await client.post("/api/v1/namespaces", json={"name": name}, headers={
+            INTERNAL_TOKEN_HEADER: token.mint(Principal.anonymous(), "workflow")})
+
+
+async def pending_outbox(db: Database) -> list[str]:
+    async with db.read() as conn:
+        return list((await conn.execute(sa.select(outbox_table.c.id))).scalars())
+
+
+async def test_event_committed_before_a_crash_is_published_once_after_restart(
+    workflow_service: LocalPlatform, bus: EventBus, database_url: str, unique: str,
+) -> None:
+    # Relay off: the process dies after the commit and before any publish.
+    workflow_service.options.service_env["workflow"] = {"ASSAY_OUTBOX_RELAY_ENABLED": "false"}
+    await workflow_service.start()
+    assert (await create_namespace(workflow_service, "survivor")).status_code == 201
+    await workflow_service.kill_service("workflow")
+    db = service_db(workflow_service, database_url, unique)
+    try:
+        [event_id] = await pending_outbox(db)
+        assert await stream_messages(bus) == []
+
+        await workflow_service.start_service("workflow", {"ASSAY_OUTBOX_RELAY_ENABLED": "true"})
+        await eventually(lambda: _published(bus, 1), what="event published after restart")
+        await eventually(lambda: _drained(db), what="outbox drained")
+    finally:
+        await db.dispose()
+    [message] = await stream_messages(bus)
+    assert message.headers is not None and message.headers["Nats-Msg-Id"] == event_id
+
+
+async def test_crash_between_publish_and_cleanup_does_not_duplicate_the_event(
+    workflow_service: LocalPlatform, bus: EventBus, database_url: str, unique: str,
+) -> None:
+    workflow_service.options.service_env["workflow"] = {"ASSAY_FAILPOINTS": "outbox.after_publish"}
+    await workflow_service.start()
+    try:
+        await create_namespace(workflow_service, "twice")
+    except httpx.TransportError:
+        pass  # the failpoint may kill the process before the response is written
+    process = workflow_service.processes["workflow"]
+    await eventually(lambda: _exited(process), what="process killed at the failpoint")
+    db = service_db(workflow_service, database_url, unique)
+    try:
+        [event_id] = await pending_outbox(db)
+        [first] = await stream_messages(bus)
+        assert first.headers is not None and first.headers["Nats-Msg-Id"] == event_id
+
+        await workflow_service.start_service("workflow", {"ASSAY_FAILPOINTS": ""})
+        await eventually(lambda: _drained(db), what="outbox drained after restart")
+    finally:
+        await db.dispose()
+    assert [m.headers and m.headers["Nats-Msg-Id"] for m in await stream_messages(bus)] == [event_id]
+    metrics = httpx.get(f"{workflow_service.service_url('workflow')}/metrics").text
+    assert 'assay_outbox_duplicates_total{service="workflow"} 1.0' in metrics
+
+
+async def _published(bus: EventBus, count: int) -> bool:
+    return len(await stream_messages(bus)) == count
+
+
+async def _drained(db: Database) -> bool:
+    return await pending_outbox(db) == []
+
+
+async def _exited(process: ManagedProcess) -> bool:
+    return not process.is_running
