@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +27,9 @@ from assay_common.events.subjects import Subjects
 
 TEST_DB = os.environ.get("ASSAY_TEST_DB", "sqlite")
 TEST_NATS = os.environ.get("ASSAY_TEST_NATS", "embedded")
-POSTGRES_ADMIN_URL = os.environ.get("ASSAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "ASSAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 SYSTEM_NATS_URL = os.environ.get("ASSAY_TEST_NATS_URL", "nats://127.0.0.1:4222")
 RUN_ID = secrets.token_hex(4)
 
@@ -50,8 +52,12 @@ class NatsServer:
 
 def run_subjects(label: str = "") -> Subjects:
     tag = f"{RUN_ID}{label}"
-    return Subjects(events_prefix=f"t{tag}", audit_prefix=f"t{tag}audit",
-                    events_stream=f"T{tag.upper()}_EVENTS", audit_stream=f"T{tag.upper()}_AUDIT")
+    return Subjects(
+        events_prefix=f"t{tag}",
+        audit_prefix=f"t{tag}audit",
+        events_stream=f"T{tag.upper()}_EVENTS",
+        audit_stream=f"T{tag.upper()}_AUDIT",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -67,8 +73,11 @@ async def nats_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
     directory = tmp_path_factory.mktemp("nats")
     port = free_port()
     server = ManagedProcess(
-        "nats", [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(directory)],
-        {}, directory / "nats.log", ready_url=None,
+        "nats",
+        [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(directory)],
+        {},
+        directory / "nats.log",
+        ready_url=None,
     )
     await server.spawn()
     url = f"nats://127.0.0.1:{port}"
@@ -115,8 +124,9 @@ async def drop_postgres_database(url: str) -> None:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-async def database_url(request: pytest.FixtureRequest,
-                       tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
     """A fresh, empty database on each backend, for store-level tests."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'store.db'}"
@@ -149,8 +159,11 @@ async def stack(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactor
     """One platform for the whole session; tests isolate themselves by namespace."""
     database_url = await create_postgres_database("stack") if TEST_DB == "postgres" else None
     options = PlatformOptions(
-        data_dir=tmp_path_factory.mktemp("stack"), port=free_port(), postgres_url=database_url,
-        nats_url=nats_server.url, env={**nats_server.env(), "ASSAY_LOG_JSON": "true"},
+        data_dir=tmp_path_factory.mktemp("stack"),
+        port=free_port(),
+        postgres_url=database_url,
+        nats_url=nats_server.url,
+        env={**nats_server.env(), "ASSAY_LOG_JSON": "true"},
         restart_crashed=False,
     )
     platform = LocalPlatform(options)
@@ -178,6 +191,16 @@ def _keep_logs(log_dir: Path) -> None:
 
 
 @pytest.fixture
-def unique() -> Iterator[str]:
+def unique() -> str:
     """A short name no other test in this session uses (for namespaces and the like)."""
-    yield f"t{secrets.token_hex(4)}"
+    return f"t{secrets.token_hex(4)}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In the second pass (`ASSAY_TEST_PASS=stack`) only tests of the running stack run again:
+    the rest does not depend on the stack's backend and already ran in the first pass."""
+    if os.environ.get("ASSAY_TEST_PASS") != "stack":
+        return
+    selected = [item for item in items if "stack" in getattr(item, "fixturenames", ())]
+    config.hook.pytest_deselected(items=[item for item in items if item not in selected])
+    items[:] = selected

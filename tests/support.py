@@ -19,8 +19,9 @@ async def stream_messages(bus: EventBus, stream: str | None = None) -> list[RawS
     return [await bus.js.get_msg(name, seq) for seq in range(info.state.first_seq, info.state.last_seq + 1)]
 
 
-async def eventually(predicate: Callable[[], Awaitable[bool]], *, within: float = 10.0,
-                     what: str = "condition") -> None:
+async def eventually(
+    predicate: Callable[[], Awaitable[bool]], *, within: float = 10.0, what: str = "condition"
+) -> None:
     """Poll `predicate` until it holds or `within` seconds pass (then fail)."""
     deadline = asyncio.get_running_loop().time() + within
     while not await predicate():

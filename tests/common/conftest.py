@@ -10,8 +10,8 @@ import pytest
 from assay_common.db import Database
 from assay_common.events.bus import EventBus
 from assay_common.events.subjects import Subjects
-from tests.conftest import NatsServer
 from assay_workflow.app import MIGRATIONS
+from tests.conftest import NatsServer
 
 #: The workflow service's real migrations give these tests an outbox and processed-events table.
 WORKFLOW_MIGRATIONS: Path = MIGRATIONS
@@ -36,8 +36,12 @@ async def db(database_url: str, unique: str) -> AsyncIterator[Database]:
 @pytest.fixture
 async def bus(nats_server: NatsServer, unique: str) -> AsyncIterator[EventBus]:
     """A connected bus with streams of this test's own (removed afterwards)."""
-    subjects = Subjects(events_prefix=f"{unique}", audit_prefix=f"{unique}audit",
-                        events_stream=f"{unique.upper()}_EVENTS", audit_stream=f"{unique.upper()}_AUDIT")
+    subjects = Subjects(
+        events_prefix=f"{unique}",
+        audit_prefix=f"{unique}audit",
+        events_stream=f"{unique.upper()}_EVENTS",
+        audit_stream=f"{unique.upper()}_AUDIT",
+    )
     event_bus = EventBus(nats_server.url, subjects, events_max_age=3600, audit_max_age=3600)
     await event_bus.connect()
     await event_bus.ensure_streams()
@@ -45,4 +49,3 @@ async def bus(nats_server: NatsServer, unique: str) -> AsyncIterator[EventBus]:
     for stream in (subjects.events_stream, subjects.audit_stream):
         await event_bus.js.delete_stream(stream)
     await event_bus.close()
-

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from assay_common.config import CommonSettings, expand_vars, redact_url
 from assay_common.errors import ConfigError
@@ -15,7 +15,7 @@ from assay_common.errors import ConfigError
 class DemoSettings(CommonSettings):
     service_name: ClassVar[str] = "demo"
     signing_key: SecretStr = SecretStr("")
-    tags: list[str] = []
+    tags: list[str] = Field(default_factory=list)
 
 
 def test_service_variable_beats_platform_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,7 +63,10 @@ def test_toml_section_beats_top_level_and_expands_variables(
     monkeypatch.setenv("TAG", "b")
     settings = DemoSettings()
     assert (settings.port, settings.log_level, settings.nats_url, settings.tags) == (
-        7001, "DEBUG", "nats://bus:4222", ["a", "b"],
+        7001,
+        "DEBUG",
+        "nats://bus:4222",
+        ["a", "b"],
     )
 
 
@@ -75,7 +78,9 @@ def test_environment_beats_toml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert DemoSettings().port == 7002
 
 
-def test_toml_reference_to_unset_variable_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_toml_reference_to_unset_variable_is_an_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     config = tmp_path / "assay.toml"
     config.write_text('[demo]\nnats_url = "${ASSAY_TEST_SURELY_UNSET}"\n')
     monkeypatch.setenv("ASSAY_CONFIG_FILE", str(config))
@@ -97,7 +102,8 @@ def test_expand_vars_default_applies_to_empty_value() -> None:
 
 def test_redacted_dump_hides_secrets_and_url_passwords() -> None:
     settings = DemoSettings(
-        signing_key=SecretStr("very-secret"), database_url="postgresql://app:pw@db:5432/assay",
+        signing_key=SecretStr("very-secret"),
+        database_url="postgresql://app:pw@db:5432/assay",
         tags=["public"],
     )
     dump = settings.redacted()

@@ -29,8 +29,9 @@ class CopyNamespaces:
 
     async def __call__(self, tx: Transaction, event: CloudEvent) -> None:
         self.calls += 1
-        await tx.execute(namespaces.insert().values(name=f"copy-{event.data['namespace']}",
-                                                    created_at=utcnow()))
+        await tx.execute(
+            namespaces.insert().values(name=f"copy-{event.data['namespace']}", created_at=utcnow())
+        )
         if self.failures_left:
             self.failures_left -= 1
             raise RuntimeError("the handler failed after writing; its writes must roll back")
@@ -50,21 +51,31 @@ async def running(consumer: EventConsumer) -> AsyncIterator[None]:
 async def publish_created(db: Database, bus: EventBus, name: str) -> CloudEvent:
     outbox = Outbox("workflow", outbox_table, bus.subjects)
     async with db.transaction() as tx:
-        event = await outbox.add(tx, NamespaceCreated(namespace=name, description="", created_at=utcnow()),
-                                 namespace=name)
+        event = await outbox.add(
+            tx, NamespaceCreated(namespace=name, description="", created_at=utcnow()), namespace=name
+        )
     await OutboxRelay(db, bus, outbox).drain_once()
     return event
 
 
 async def copies(db: Database) -> list[str]:
     async with db.read() as conn:
-        query = sa.select(namespaces.c.name).where(namespaces.c.name.like("copy-%")).order_by(namespaces.c.name)
+        query = (
+            sa.select(namespaces.c.name).where(namespaces.c.name.like("copy-%")).order_by(namespaces.c.name)
+        )
         return list((await conn.execute(query)).scalars())
 
 
 def consumer_for(db: Database, bus: EventBus, handler: CopyNamespaces) -> EventConsumer:
-    return EventConsumer(bus, db, processed_events, durable="copier", handler=handler,
-                         filter_subject=bus.subjects.events_filter("workflow"), backoff=(0.05, 0.05))
+    return EventConsumer(
+        bus,
+        db,
+        processed_events,
+        durable="copier",
+        handler=handler,
+        filter_subject=bus.subjects.events_filter("workflow"),
+        backoff=(0.05, 0.05),
+    )
 
 
 async def test_failing_handler_is_redelivered_and_then_succeeds(db: Database, bus: EventBus) -> None:
@@ -80,8 +91,11 @@ async def test_already_processed_event_is_not_processed_again(db: Database, bus:
     handler = CopyNamespaces()
     event = await publish_created(db, bus, "two")
     # The same event arriving again (e.g. republished after JetStream's duplicate window).
-    await bus.js.publish(bus.subjects.event("workflow", "two", "namespace_created"), event.to_json(),
-                         headers={"Nats-Msg-Id": f"{event.id}-again"})
+    await bus.js.publish(
+        bus.subjects.event("workflow", "two", "namespace_created"),
+        event.to_json(),
+        headers={"Nats-Msg-Id": f"{event.id}-again"},
+    )
     await publish_created(db, bus, "three")
     async with running(consumer_for(db, bus, handler)):
         await eventually(lambda: _has(db, ["copy-three", "copy-two"]), what="both events handled")
@@ -113,4 +127,4 @@ async def _calls(handler: CopyNamespaces, expected: int) -> bool:
 
 async def _acknowledged(bus: EventBus, expected: int) -> bool:
     info = await bus.js.consumer_info(bus.subjects.events_stream, "copier")
-    return info.ack_floor.stream_seq == expected and info.num_ack_pending == 0
+    return bool(info.ack_floor.stream_seq == expected and info.num_ack_pending == 0)

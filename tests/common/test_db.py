@@ -12,8 +12,12 @@ from assay_common.db import Database, UtcDateTime, insert_ignoring_conflict, uui
 from assay_workflow.store.tables import namespaces, processed_events
 from tests.common.conftest import WORKFLOW_MIGRATIONS, database_for
 
-stamps = sa.Table("stamps", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
-                  sa.Column("at", UtcDateTime, nullable=False))
+stamps = sa.Table(
+    "stamps",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+)
 
 
 async def test_migrations_are_idempotent(db: Database) -> None:
@@ -49,8 +53,11 @@ async def test_rolled_back_transaction_changes_nothing_and_skips_after_commit(db
     called: list[str] = []
     with pytest.raises(RuntimeError):
         async with db.transaction() as tx:
-            await tx.execute(sa.text("INSERT INTO namespaces (name, description, created_at) "
-                                     "VALUES ('gone', '', '2026-01-01')"))
+            await tx.execute(
+                sa.text(
+                    "INSERT INTO namespaces (name, description, created_at) VALUES ('gone', '', '2026-01-01')"
+                )
+            )
             tx.after_commit(lambda: called.append("commit"))
             raise RuntimeError("abort")
     async with db.read() as conn:

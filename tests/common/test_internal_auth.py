@@ -57,7 +57,9 @@ def test_expired_token_is_rejected() -> None:
     past = int(time.time()) - 120
     token = jwt.encode(
         {"iss": "assay-gateway", "aud": "workflow", "sub": "u", "iat": past, "exp": past + 60},
-        key, algorithm="EdDSA", headers={"kid": kid},
+        key,
+        algorithm="EdDSA",
+        headers={"kid": kid},
     )
     with pytest.raises(Unauthorized, match="not valid"):
         verifier().verify(token)
@@ -65,7 +67,7 @@ def test_expired_token_is_rejected() -> None:
 
 def test_tampered_token_is_rejected() -> None:
     token = InternalTokenMinter(load_private_key(PRIVATE)).mint(USER, "workflow")
-    header, payload, signature = token.split(".")
+    header, _payload, signature = token.split(".")
     forged = jwt.utils.base64url_encode(b'{"iss":"assay-gateway","aud":"workflow","sub":"admin"}').decode()
     with pytest.raises(Unauthorized):
         verifier().verify(f"{header}.{forged}.{signature}")
@@ -81,8 +83,10 @@ def test_raw_base64_public_keys_are_accepted() -> None:
 
     from cryptography.hazmat.primitives import serialization
 
-    raw = load_private_key(PRIVATE).public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    raw = (
+        load_private_key(PRIVATE)
+        .public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     )
     keys = load_public_keys(base64.b64encode(raw).decode())
     token = InternalTokenMinter(load_private_key(PRIVATE)).mint(USER, "workflow")

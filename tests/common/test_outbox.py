@@ -88,7 +88,7 @@ async def test_events_are_published_in_commit_order(db: Database, bus: EventBus)
     relay = OutboxRelay(db, bus, outbox, batch_size=2)
     while await relay.drain_once():
         pass
-    subjects = [m.subject.split(".")[2] for m in await stream_messages(bus)]
+    subjects = [str(m.subject).split(".")[2] for m in await stream_messages(bus)]
     assert subjects == [f"n{i}" for i in range(5)]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import suppress
 from pathlib import Path
 
 import httpx
@@ -20,8 +21,9 @@ from tests.support import eventually, stream_messages
 
 
 @pytest.fixture
-async def workflow_service(database_url: str, bus: EventBus, unique: str,
-                           tmp_path: Path) -> AsyncIterator[LocalPlatform]:
+async def workflow_service(
+    database_url: str, bus: EventBus, unique: str, tmp_path: Path
+) -> AsyncIterator[LocalPlatform]:
     """The real workflow service alone, on this test's database and streams; not restarted on crash."""
     env = {
         "ASSAY_NATS_URL": bus.url,
@@ -36,10 +38,16 @@ async def workflow_service(database_url: str, bus: EventBus, unique: str,
         postgres_url = None
     else:
         postgres_url = database_url
-    platform = LocalPlatform(PlatformOptions(
-        data_dir=tmp_path, postgres_url=postgres_url, nats_url=bus.url, env=env,
-        services=("workflow",), restart_crashed=False,
-    ))
+    platform = LocalPlatform(
+        PlatformOptions(
+            data_dir=tmp_path,
+            postgres_url=postgres_url,
+            nats_url=bus.url,
+            env=env,
+            services=("workflow",),
+            restart_crashed=False,
+        )
+    )
     yield platform
     await platform.stop()
 
@@ -53,8 +61,11 @@ def service_db(platform: LocalPlatform, database_url: str, unique: str) -> Datab
 async def create_namespace(platform: LocalPlatform, name: str) -> httpx.Response:
     token = InternalTokenMinter(load_private_key((platform.data_dir / "internal.key").read_bytes()))
     async with httpx.AsyncClient(base_url=platform.service_url("workflow")) as client:
-        return await client.post("/api/v1/namespaces", json={"name": name}, headers={
-            INTERNAL_TOKEN_HEADER: token.mint(Principal.anonymous(), "workflow")})
+        return await client.post(
+            "/api/v1/namespaces",
+            json={"name": name},
+            headers={INTERNAL_TOKEN_HEADER: token.mint(Principal.anonymous(), "workflow")},
+        )
 
 
 async def pending_outbox(db: Database) -> list[str]:
@@ -63,7 +74,10 @@ async def pending_outbox(db: Database) -> list[str]:
 
 
 async def test_event_committed_before_a_crash_is_published_once_after_restart(
-    workflow_service: LocalPlatform, bus: EventBus, database_url: str, unique: str,
+    workflow_service: LocalPlatform,
+    bus: EventBus,
+    database_url: str,
+    unique: str,
 ) -> None:
     # Relay off: the process dies after the commit and before any publish.
     workflow_service.options.service_env["workflow"] = {"ASSAY_OUTBOX_RELAY_ENABLED": "false"}
@@ -85,14 +99,15 @@ async def test_event_committed_before_a_crash_is_published_once_after_restart(
 
 
 async def test_crash_between_publish_and_cleanup_does_not_duplicate_the_event(
-    workflow_service: LocalPlatform, bus: EventBus, database_url: str, unique: str,
+    workflow_service: LocalPlatform,
+    bus: EventBus,
+    database_url: str,
+    unique: str,
 ) -> None:
     workflow_service.options.service_env["workflow"] = {"ASSAY_FAILPOINTS": "outbox.after_publish"}
     await workflow_service.start()
-    try:
+    with suppress(httpx.TransportError):  # the failpoint may kill the process before it answers
         await create_namespace(workflow_service, "twice")
-    except httpx.TransportError:
-        pass  # the failpoint may kill the process before the response is written
     process = workflow_service.processes["workflow"]
     await eventually(lambda: _exited(process), what="process killed at the failpoint")
     db = service_db(workflow_service, database_url, unique)
@@ -106,7 +121,8 @@ async def test_crash_between_publish_and_cleanup_does_not_duplicate_the_event(
     finally:
         await db.dispose()
     assert [m.headers and m.headers["Nats-Msg-Id"] for m in await stream_messages(bus)] == [event_id]
-    metrics = httpx.get(f"{workflow_service.service_url('workflow')}/metrics").text
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(f"{workflow_service.service_url('workflow')}/metrics")).text
     assert 'assay_outbox_duplicates_total{service="workflow"} 1.0' in metrics
 
 

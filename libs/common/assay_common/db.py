@@ -102,7 +102,10 @@ class Database:
             if self.schema:
                 connect_args["server_settings"] = {"search_path": self.schema}
             return create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
                 connect_args=connect_args,
             )
         path = make_url(self.url).database

@@ -99,8 +99,13 @@ class InternalTokenMinter:
         if cached is not None and cached[0] > now:
             return cached[1]
         claims: dict[str, Any] = {
-            "iss": ISSUER, "aud": audience, "sub": principal.id, "kind": principal.kind,
-            "iat": int(now), "exp": int(now) + self.ttl, "scopes": list(principal.scopes),
+            "iss": ISSUER,
+            "aud": audience,
+            "sub": principal.id,
+            "kind": principal.kind,
+            "iat": int(now),
+            "exp": int(now) + self.ttl,
+            "scopes": list(principal.scopes),
         }
         if principal.session_id:
             claims["sid"] = principal.session_id
@@ -128,12 +133,19 @@ class InternalTokenVerifier:
             if key is None:
                 raise Unauthorized("the internal token is signed by an unknown key")
             claims = jwt.decode(
-                token, key, algorithms=["EdDSA"], audience=self.audience, issuer=ISSUER,
-                leeway=self.leeway, options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+                token,
+                key,
+                algorithms=["EdDSA"],
+                audience=self.audience,
+                issuer=ISSUER,
+                leeway=self.leeway,
+                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
             )
         except jwt.PyJWTError:
             raise Unauthorized("the internal token is not valid") from None
         return Principal(
-            id=str(claims["sub"]), kind=claims.get("kind", "anonymous"),
-            session_id=claims.get("sid"), scopes=tuple(claims.get("scopes", ())),
+            id=str(claims["sub"]),
+            kind=claims.get("kind", "anonymous"),
+            session_id=claims.get("sid"),
+            scopes=tuple(claims.get("scopes", ())),
         )

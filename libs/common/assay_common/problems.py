@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -65,7 +66,7 @@ def problem_response(
     *,
     instance: str | None = None,
     errors: list[FieldError] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
     body = Problem(
@@ -79,7 +80,9 @@ def problem_response(
     ).model_dump(exclude_none=True)
     if extensions:
         body.update({k: v for k, v in extensions.items() if k not in body})
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=dict(headers) if headers else None
+    )
 
 
 def error_response(error: AssayError, instance: str | None = None) -> JSONResponse:

@@ -141,8 +141,10 @@ def _internal_token_check(verifier: InternalTokenVerifier) -> Callable[[Request]
 
 def build_subjects(settings: CommonSettings) -> Subjects:
     return Subjects(
-        events_prefix=settings.subject_prefix, audit_prefix=settings.audit_subject_prefix,
-        events_stream=settings.events_stream, audit_stream=settings.audit_stream,
+        events_prefix=settings.subject_prefix,
+        audit_prefix=settings.audit_subject_prefix,
+        events_stream=settings.events_stream,
+        audit_stream=settings.audit_stream,
     )
 
 
@@ -150,14 +152,19 @@ def create_service_app(definition: ServiceDefinition) -> FastAPI:
     settings = definition.settings
     name = definition.name
     version = distribution_version(f"assay-{name}")
-    telemetry.configure(name, log_level=settings.log_level, log_json=settings.log_json,
-                        otlp_endpoint=settings.otlp_endpoint)
+    telemetry.configure(
+        name, log_level=settings.log_level, log_json=settings.log_json, otlp_endpoint=settings.otlp_endpoint
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        bus = EventBus(settings.nats_url, build_subjects(settings),
-                       events_max_age=settings.events_max_age_seconds,
-                       audit_max_age=settings.audit_max_age_seconds, name=f"assay-{name}")
+        bus = EventBus(
+            settings.nats_url,
+            build_subjects(settings),
+            events_max_age=settings.events_max_age_seconds,
+            audit_max_age=settings.audit_max_age_seconds,
+            name=f"assay-{name}",
+        )
         rt = Runtime(settings=settings, bus=bus)
         app.state.runtime = rt
         log.info("starting %s %s with %s", name, version, settings.redacted())
@@ -193,8 +200,12 @@ def create_service_app(definition: ServiceDefinition) -> FastAPI:
                 await rt.db.dispose()
 
     app = FastAPI(
-        title=f"Assay {name}", version=version, description=definition.description,
-        lifespan=lifespan, docs_url=None, redoc_url=None,
+        title=f"Assay {name}",
+        version=version,
+        description=definition.description,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     install_problem_handlers(app)
     install_problem_openapi(app)
@@ -220,8 +231,12 @@ def _standard_router(definition: ServiceDefinition, version: str) -> APIRouter:
     async def healthz() -> Health:
         return Health(status="ok", service=name)
 
-    @router.get("/readyz", response_model=Readiness, summary="Readiness: database, NATS, migrations",
-                responses={503: {"model": Readiness}})
+    @router.get(
+        "/readyz",
+        response_model=Readiness,
+        summary="Readiness: database, NATS, migrations",
+        responses={503: {"model": Readiness}},
+    )
     async def readyz(request: Request) -> Response:
         rt: Runtime | None = getattr(request.app.state, "runtime", None)
         checks = await _readiness_checks(definition, rt)
@@ -260,6 +275,13 @@ async def _readiness_checks(definition: ServiceDefinition, rt: Runtime | None) -
 def serve(app: FastAPI, settings: CommonSettings) -> None:
     """Run the service with uvicorn (the body of every `python -m assay_<service>`)."""
     uvicorn.run(
-        app, host=settings.host, port=settings.port, log_config=None, access_log=False,
-        loop="uvloop", http="httptools", timeout_graceful_shutdown=10, server_header=False,
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=10,
+        server_header=False,
     )

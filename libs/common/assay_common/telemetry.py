@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
@@ -21,7 +20,9 @@ from assay_common.db import uuid7
 
 REQUESTS = Counter("assay_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
 LATENCY = Histogram(
-    "assay_http_request_seconds", "HTTP request latency", ["service", "method", "route"],
+    "assay_http_request_seconds",
+    "HTTP request latency",
+    ["service", "method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
@@ -37,8 +38,9 @@ class _TraceIds(logging.Filter):
         return True
 
 
-def configure(service: str, *, log_level: str = "INFO", log_json: bool = True,
-              otlp_endpoint: str | None = None) -> None:
+def configure(
+    service: str, *, log_level: str = "INFO", log_json: bool = True, otlp_endpoint: str | None = None
+) -> None:
     """Set up logging and tracing for this process (once; later calls are ignored)."""
     global _configured
     if _configured:
@@ -47,11 +49,13 @@ def configure(service: str, *, log_level: str = "INFO", log_json: bool = True,
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_TraceIds())
     if log_json:
-        handler.setFormatter(JsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            static_fields={"service": service},
-        ))
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                static_fields={"service": service},
+            )
+        )
     else:
         handler.setFormatter(logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
@@ -112,7 +116,9 @@ class TelemetryMiddleware:
 
         context = propagate.extract(carrier)
         with self.tracer.start_as_current_span(
-            f"{method} {scope['path']}", context=context, kind=trace.SpanKind.SERVER,
+            f"{method} {scope['path']}",
+            context=context,
+            kind=trace.SpanKind.SERVER,
             attributes={"http.request.method": method, "url.path": scope["path"]},
         ) as span:
             try:
@@ -124,7 +130,7 @@ class TelemetryMiddleware:
                 LATENCY.labels(self.service, method, route).observe(time.perf_counter() - started)
 
 
-def _route_template(scope: dict[str, Any]) -> str:
+def _route_template(scope: Scope) -> str:
     """The matched route's path template, so metrics do not explode per id."""
     route = scope.get("route")
     path = getattr(route, "path", None)

@@ -12,10 +12,12 @@ MIGRATIONS = Path(__file__).parent / "store" / "migrations"
 
 
 def create_app(settings: VaultSettings | None = None) -> FastAPI:
-    return create_service_app(ServiceDefinition(
-        name="vault",
-        description="Sealed secrets: KV v2, transit, dynamic credentials and a Vault-compatible API.",
-        settings=settings or VaultSettings(),
-        migrations=MIGRATIONS,
-        outbox_table=tables.outbox,
-    ))
+    return create_service_app(
+        ServiceDefinition(
+            name="vault",
+            description="Sealed secrets: KV v2, transit, dynamic credentials and a Vault-compatible API.",
+            settings=settings or VaultSettings(),
+            migrations=MIGRATIONS,
+            outbox_table=tables.outbox,
+        )
+    )

@@ -13,11 +13,13 @@ MIGRATIONS = Path(__file__).parent / "store" / "migrations"
 
 
 def create_app(settings: WorkflowSettings | None = None) -> FastAPI:
-    return create_service_app(ServiceDefinition(
-        name="workflow",
-        description="Durable workflows: namespaces, workflows, workers and the worker protocol.",
-        settings=settings or WorkflowSettings(),
-        routers=[namespaces.router],
-        migrations=MIGRATIONS,
-        outbox_table=tables.outbox,
-    ))
+    return create_service_app(
+        ServiceDefinition(
+            name="workflow",
+            description="Durable workflows: namespaces, workflows, workers and the worker protocol.",
+            settings=settings or WorkflowSettings(),
+            routers=[namespaces.router],
+            migrations=MIGRATIONS,
+            outbox_table=tables.outbox,
+        )
+    )

@@ -49,7 +49,10 @@ def build_document(version: str, subjects: Subjects | None = None) -> dict[str, 
             "headers": {
                 "type": "object",
                 "properties": {
-                    "Nats-Msg-Id": {"type": "string", "description": "the event id; JetStream de-duplicates on it"},
+                    "Nats-Msg-Id": {
+                        "type": "string",
+                        "description": "the event id; JetStream de-duplicates on it",
+                    },
                     "traceparent": {"type": "string", "description": "W3C trace context"},
                 },
             },
@@ -71,9 +74,7 @@ def build_document(version: str, subjects: Subjects | None = None) -> dict[str, 
             "address": f"{subjects.events_prefix}.{cls.service}.{{namespace}}.{cls.name}",
             "title": type_name,
             "description": f"{cls.summary}. Stream {subjects.events_stream}.",
-            "parameters": {
-                "namespace": {"description": "the namespace, or `_` for platform-wide events"}
-            },
+            "parameters": {"namespace": {"description": "the namespace, or `_` for platform-wide events"}},
             "messages": {message: {"$ref": f"#/components/messages/{message}"}},
         }
         operations[f"receive.{channel}"] = {
@@ -125,12 +126,21 @@ def render_markdown(document: dict[str, Any]) -> str:
     channels = document["channels"]
     for channel in channels.values():
         message = next(iter(channel["messages"]))
-        lines.append(f"| `{messages[message]['name']}` | `{channel['address']}` | {messages[message]['summary']} |")
+        lines.append(
+            f"| `{messages[message]['name']}` | `{channel['address']}` | {messages[message]['summary']} |"
+        )
     for channel in channels.values():
         message = next(iter(channel["messages"]))
         payload = schemas_[message]
-        lines += ["", f"## `{messages[message]['name']}`", "", messages[message]["summary"] + ".", "",
-                  "| field | type | required |", "| --- | --- | --- |"]
+        lines += [
+            "",
+            f"## `{messages[message]['name']}`",
+            "",
+            messages[message]["summary"] + ".",
+            "",
+            "| field | type | required |",
+            "| --- | --- | --- |",
+        ]
         required = set(payload.get("required", []))
         for field, spec in payload.get("properties", {}).items():
             kind = spec.get("type") or spec.get("$ref", "").rsplit("/", 1)[-1] or "any"

@@ -22,8 +22,15 @@ DUPLICATE_WINDOW_SECONDS = 300.0
 class EventBus:
     """One NATS connection per process, shared by the relay, consumers and wake-ups."""
 
-    def __init__(self, url: str, subjects: Subjects, *, events_max_age: float, audit_max_age: float,
-                 name: str = "assay") -> None:
+    def __init__(
+        self,
+        url: str,
+        subjects: Subjects,
+        *,
+        events_max_age: float,
+        audit_max_age: float,
+        name: str = "assay",
+    ) -> None:
         self.url = url
         self.subjects = subjects
         self.events_max_age = events_max_age
@@ -51,8 +58,13 @@ class EventBus:
         while True:
             try:
                 self._nc = await nats.connect(
-                    self.url, name=self.name, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-                    connect_timeout=2, allow_reconnect=True, drain_timeout=5,
+                    self.url,
+                    name=self.name,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                    connect_timeout=2,
+                    allow_reconnect=True,
+                    drain_timeout=5,
                 )
                 return
             except (OSError, nats.errors.NoServersError, TimeoutError) as exc:
@@ -68,7 +80,10 @@ class EventBus:
 
     async def _ensure(self, name: str, subject: str, max_age: float) -> None:
         config = StreamConfig(
-            name=name, subjects=[subject], storage=StorageType.FILE, max_age=max_age,
+            name=name,
+            subjects=[subject],
+            storage=StorageType.FILE,
+            max_age=max_age,
             duplicate_window=min(DUPLICATE_WINDOW_SECONDS, max_age),
         )
         try:

@@ -38,10 +38,20 @@ DEFAULT_BACKOFF = (0.5, 2.0, 10.0, 30.0)
 
 
 class EventConsumer:
-    def __init__(self, bus: EventBus, db: Database, processed: sa.Table, *, durable: str,
-                 filter_subject: str, handler: Handler, stream: str | None = None,
-                 backoff: Sequence[float] = DEFAULT_BACKOFF, batch_size: int = 32,
-                 ack_wait: float = 30.0) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        db: Database,
+        processed: sa.Table,
+        *,
+        durable: str,
+        filter_subject: str,
+        handler: Handler,
+        stream: str | None = None,
+        backoff: Sequence[float] = DEFAULT_BACKOFF,
+        batch_size: int = 32,
+        ack_wait: float = 30.0,
+    ) -> None:
         self.bus = bus
         self.db = db
         self.processed = processed
@@ -57,8 +67,12 @@ class EventConsumer:
     async def run(self) -> None:
         """Fetch and handle events until cancelled."""
         config = ConsumerConfig(
-            durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
-            max_deliver=self.max_deliver, ack_wait=self.ack_wait, filter_subject=self.filter_subject,
+            durable_name=self.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            max_deliver=self.max_deliver,
+            ack_wait=self.ack_wait,
+            filter_subject=self.filter_subject,
         )
         subscription = await self.bus.js.pull_subscribe(
             self.filter_subject, durable=self.durable, stream=self.stream, config=config
@@ -84,8 +98,9 @@ class EventConsumer:
         try:
             event = CloudEvent.from_json(message.data)
         except ValidationError:
-            log.error("consumer %s dropped a message that is not a CloudEvent on %s",
-                      self.durable, message.subject)
+            log.error(
+                "consumer %s dropped a message that is not a CloudEvent on %s", self.durable, message.subject
+            )
             await message.term()
             HANDLED.labels(self.durable, "malformed").inc()
             return
@@ -99,14 +114,21 @@ class EventConsumer:
         except Exception:
             attempt = message.metadata.num_delivered
             if attempt >= self.max_deliver:
-                log.exception("consumer %s gave up on event %s after %d attempts",
-                              self.durable, event.id, attempt)
+                log.exception(
+                    "consumer %s gave up on event %s after %d attempts", self.durable, event.id, attempt
+                )
                 await message.term()
                 HANDLED.labels(self.durable, "gave_up").inc()
             else:
                 delay = self.backoff[min(attempt - 1, len(self.backoff) - 1)]
-                log.warning("consumer %s failed on event %s (attempt %d); retrying in %.1fs",
-                            self.durable, event.id, attempt, delay, exc_info=True)
+                log.warning(
+                    "consumer %s failed on event %s (attempt %d); retrying in %.1fs",
+                    self.durable,
+                    event.id,
+                    attempt,
+                    delay,
+                    exc_info=True,
+                )
                 await message.nak(delay=delay)
                 HANDLED.labels(self.durable, "retried").inc()
         finally:
@@ -115,7 +137,8 @@ class EventConsumer:
     async def _handle_once(self, event: CloudEvent) -> str:
         async with self.db.transaction() as tx:
             marker = insert_ignoring_conflict(
-                self.db.backend, self.processed,
+                self.db.backend,
+                self.processed,
                 {"consumer": self.durable, "event_id": event.id, "processed_at": utcnow()},
             )
             if (await tx.execute(marker)).rowcount == 0:

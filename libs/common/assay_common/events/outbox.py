@@ -55,8 +55,15 @@ class Outbox:
         # Set by the relay so that a commit wakes it at once.
         self.on_commit: Callable[[], None] = _noop
 
-    async def add(self, tx: Transaction, data: EventData, *, namespace: str | None = None,
-                  subject: str | None = None, audit: bool = False) -> CloudEvent:
+    async def add(
+        self,
+        tx: Transaction,
+        data: EventData,
+        *,
+        namespace: str | None = None,
+        subject: str | None = None,
+        audit: bool = False,
+    ) -> CloudEvent:
         """Write `data` as an event; it is published only if `tx` commits."""
         if data.service != self.service:
             raise ValueError(f"{self.service} cannot publish {data.type_name()}")
@@ -77,8 +84,11 @@ class Outbox:
         )
         await tx.execute(
             self.table.insert().values(
-                id=event.id, subject=nats_subject, body=event.to_json(),
-                traceparent=event.traceparent, created_at=event.time,
+                id=event.id,
+                subject=nats_subject,
+                body=event.to_json(),
+                traceparent=event.traceparent,
+                created_at=event.time,
             )
         )
         tx.after_commit(self.on_commit)

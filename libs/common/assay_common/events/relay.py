@@ -11,10 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from contextlib import suppress
+from typing import Any
 
 import sqlalchemy as sa
 from nats.errors import Error as NatsError
 from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assay_common.db import Database
 from assay_common.events.bus import EventBus
@@ -30,8 +33,15 @@ DUPLICATES = Counter(
 
 
 class OutboxRelay:
-    def __init__(self, db: Database, bus: EventBus, outbox: Outbox, *, sweep_seconds: float = 1.0,
-                 batch_size: int = 200) -> None:
+    def __init__(
+        self,
+        db: Database,
+        bus: EventBus,
+        outbox: Outbox,
+        *,
+        sweep_seconds: float = 1.0,
+        batch_size: int = 200,
+    ) -> None:
         self.db = db
         self.bus = bus
         self.table = outbox.table
@@ -52,22 +62,20 @@ class OutboxRelay:
                     pass
             except (NatsError, OSError, sa.exc.DBAPIError, TimeoutError) as exc:
                 log.warning("outbox relay could not publish yet: %s", type(exc).__name__)
-            try:
+            with suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self.sweep_seconds)
-            except TimeoutError:
-                pass
             self._wakeup.clear()
 
     async def drain_once(self) -> int:
         """Publish one batch; returns how many rows it published."""
-        query = sa.select(
-            self.table.c.id, self.table.c.subject, self.table.c.body, self.table.c.traceparent
-        ).order_by(
-            self.table.c.id
-        ).limit(self.batch_size)
+        query = (
+            sa.select(self.table.c.id, self.table.c.subject, self.table.c.body, self.table.c.traceparent)
+            .order_by(self.table.c.id)
+            .limit(self.batch_size)
+        )
         if self.db.backend == "postgresql":
             async with self.db.transaction() as tx:
-                rows = (await tx.execute(query.with_for_update(skip_locked=True))).all()
+                rows = (await tx.conn.execute(query.with_for_update(skip_locked=True))).all()
                 await self._publish(rows)
                 await self._delete(tx.conn, [row.id for row in rows])
             return len(rows)
@@ -80,7 +88,7 @@ class OutboxRelay:
                 await self._delete(tx.conn, [row.id for row in rows])
         return len(rows)
 
-    async def _publish(self, rows: Sequence[sa.Row[tuple[str, str, bytes, str | None]]]) -> None:
+    async def _publish(self, rows: Sequence[sa.Row[Any, Any, Any, Any]]) -> None:
         for row in rows:
             headers = {"Nats-Msg-Id": row.id}
             if row.traceparent:
@@ -89,6 +97,6 @@ class OutboxRelay:
             (DUPLICATES if ack.duplicate else PUBLISHED).labels(self.service).inc()
             crash_here("outbox.after_publish")
 
-    async def _delete(self, conn: sa.ext.asyncio.AsyncConnection, ids: list[str]) -> None:
+    async def _delete(self, conn: AsyncConnection, ids: list[str]) -> None:
         if ids:
             await conn.execute(self.table.delete().where(self.table.c.id.in_(ids)))

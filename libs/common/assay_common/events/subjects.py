@@ -32,8 +32,9 @@ class Subjects:
     def audit(self, service: str, name: str) -> str:
         return f"{self.audit_prefix}.{service}.{name}"
 
-    def events_filter(self, service: str | None = None, namespace: str | None = None,
-                      name: str | None = None) -> str:
+    def events_filter(
+        self, service: str | None = None, namespace: str | None = None, name: str | None = None
+    ) -> str:
         return ".".join((self.events_prefix, service or "*", namespace or "*", name or "*"))
 
     @property

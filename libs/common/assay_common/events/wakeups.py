@@ -58,6 +58,6 @@ class Wakeups:
         return len(self._waiters.get(topic, ()))
 
     async def _on_message(self, message: Msg) -> None:
-        topic = message.subject[len(self._prefix):]
+        topic = message.subject[len(self._prefix) :]
         for waiter in self._waiters.get(topic, ()):
             waiter.set()

@@ -69,8 +69,9 @@ class PlatformOptions:
 class ManagedProcess:
     """One child process with its log file, readiness URL and restart bookkeeping."""
 
-    def __init__(self, name: str, argv: list[str], env: Mapping[str, str], log_path: Path,
-                 ready_url: str | None) -> None:
+    def __init__(
+        self, name: str, argv: list[str], env: Mapping[str, str], log_path: Path, ready_url: str | None
+    ) -> None:
         self.name = name
         self.argv = argv
         self.env = dict(env)
@@ -93,8 +94,13 @@ class ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log_file:
             self.process = await asyncio.create_subprocess_exec(
-                *self.argv, env=env, stdout=log_file, stderr=asyncio.subprocess.STDOUT,
-                stdin=asyncio.subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent,
+                *self.argv,
+                env=env,
+                stdout=log_file,
+                stderr=asyncio.subprocess.STDOUT,
+                stdin=asyncio.subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         self.expected_down = False
 
@@ -102,15 +108,17 @@ class ManagedProcess:
         loop = asyncio.get_running_loop()
         while True:
             if not self.is_running:
-                raise PlatformError(f"{self.name} exited during start-up; see {self.log_path}:\n"
-                                    f"{self.log_tail()}")
+                raise PlatformError(
+                    f"{self.name} exited during start-up; see {self.log_path}:\n{self.log_tail()}"
+                )
             if self.ready_url is not None:
                 with contextlib.suppress(httpx.HTTPError):
                     if (await client.get(self.ready_url, timeout=1.0)).status_code == 200:
                         return
             if loop.time() > deadline:
-                raise PlatformError(f"{self.name} was not ready in time; see {self.log_path}:\n"
-                                    f"{self.log_tail()}")
+                raise PlatformError(
+                    f"{self.name} was not ready in time; see {self.log_path}:\n{self.log_tail()}"
+                )
             await asyncio.sleep(0.05)
 
     async def stop(self, timeout: float = 10.0) -> None:
@@ -199,14 +207,17 @@ class LocalPlatform:
         self.nats = ManagedProcess(
             "nats",
             [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
-            {}, self.log_dir / "nats.log", ready_url=None,
+            {},
+            self.log_dir / "nats.log",
+            ready_url=None,
         )
         await self.nats.spawn()
         loop = asyncio.get_running_loop()
         while True:
             try:
-                connection = await nats.connect(self.nats_url, connect_timeout=1, max_reconnect_attempts=0,
-                                                allow_reconnect=False)
+                connection = await nats.connect(
+                    self.nats_url, connect_timeout=1, max_reconnect_attempts=0, allow_reconnect=False
+                )
                 await connection.jetstream().account_info()
                 await connection.close()
                 return
@@ -248,7 +259,10 @@ class LocalPlatform:
         env.update(self.options.env)
         env.update(self.options.service_env.get(name, {}))
         return ManagedProcess(
-            name, [sys.executable, "-m", f"assay_{name}"], env, self.log_dir / f"{name}.log",
+            name,
+            [sys.executable, "-m", f"assay_{name}"],
+            env,
+            self.log_dir / f"{name}.log",
             ready_url=f"http://127.0.0.1:{self.ports[name]}/readyz",
         )
 
@@ -259,7 +273,7 @@ class LocalPlatform:
                 if process.expected_down or process.is_running or not self.options.restart_crashed:
                     continue
                 code = process.process.returncode if process.process else None
-                delay = min(0.5 * 2 ** process.restarts, 30.0)
+                delay = min(0.5 * 2**process.restarts, 30.0)
                 process.restarts += 1
                 message = f"{process.name} exited with code {code}; restarting in {delay:.1f}s"
                 log.warning(message)
@@ -278,8 +292,9 @@ class LocalPlatform:
     async def kill_service(self, name: str) -> None:
         await self.processes[name].kill()
 
-    async def start_service(self, name: str, extra_env: Mapping[str, str] | None = None,
-                            ready_timeout: float = 60.0) -> None:
+    async def start_service(
+        self, name: str, extra_env: Mapping[str, str] | None = None, ready_timeout: float = 60.0
+    ) -> None:
         process = self.processes[name]
         if process.is_running:
             raise PlatformError(f"{name} is running already")

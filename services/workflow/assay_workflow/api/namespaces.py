@@ -42,8 +42,13 @@ def namespaces(rt: Runtime = Depends(runtime)) -> Namespaces:
     return Namespaces(rt.store, rt.events)
 
 
-@router.post("", status_code=201, response_model=NamespaceOut, responses=problems(409, 422),
-             summary="Create a namespace")
+@router.post(
+    "",
+    status_code=201,
+    response_model=NamespaceOut,
+    responses=problems(409, 422),
+    summary="Create a namespace",
+)
 async def create_namespace(body: NamespaceIn, domain: Namespaces = Depends(namespaces)) -> NamespaceOut:
     return NamespaceOut.of(await domain.create(body.name, body.description))
 

@@ -52,8 +52,10 @@ class Namespaces:
             if not await store.insert(tx.conn, row):
                 raise NamespaceExists(f"namespace {name!r} exists already")
             await self.outbox.add(
-                tx, NamespaceCreated(namespace=name, description=description, created_at=row.created_at),
-                namespace=name, subject=f"namespaces/{name}",
+                tx,
+                NamespaceCreated(namespace=name, description=description, created_at=row.created_at),
+                namespace=name,
+                subject=f"namespaces/{name}",
             )
         return row
 

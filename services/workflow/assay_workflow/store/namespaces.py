@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,7 +20,7 @@ class NamespaceRow:
     created_at: datetime
 
 
-def _row(row: sa.Row[tuple[str, str, datetime]]) -> NamespaceRow:
+def _row(row: sa.Row[Any, Any, Any]) -> NamespaceRow:
     return NamespaceRow(name=row.name, description=row.description, created_at=row.created_at)
 
 
@@ -34,9 +35,11 @@ async def get(conn: AsyncConnection, name: str, *, for_update: bool = False) -> 
 
 
 async def list_page(conn: AsyncConnection, *, after: str | None, limit: int) -> list[NamespaceRow]:
-    query = sa.select(namespaces.c.name, namespaces.c.description, namespaces.c.created_at).order_by(
-        namespaces.c.name
-    ).limit(limit)
+    query = (
+        sa.select(namespaces.c.name, namespaces.c.description, namespaces.c.created_at)
+        .order_by(namespaces.c.name)
+        .limit(limit)
+    )
     if after is not None:
         query = query.where(namespaces.c.name > after)
     return [_row(row) for row in (await conn.execute(query)).all()]
@@ -45,7 +48,8 @@ async def list_page(conn: AsyncConnection, *, after: str | None, limit: int) -> 
 async def insert(conn: AsyncConnection, row: NamespaceRow) -> bool:
     """Insert `row`; False when a namespace of that name exists already."""
     statement = insert_ignoring_conflict(
-        conn.dialect.name, namespaces,
+        conn.dialect.name,
+        namespaces,
         {"name": row.name, "description": row.description, "created_at": row.created_at},
     )
     return (await conn.execute(statement)).rowcount > 0
