@@ -27,6 +27,9 @@ LATENCY = Histogram(
 )
 
 _configured = False
+access_log = logging.getLogger("assay.access")
+#: Probes and scrapes would drown the access log.
+_QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class _TraceIds(logging.Filter):
@@ -125,9 +128,24 @@ class TelemetryMiddleware:
                 await self.app(scope, receive, send_with_id)
             finally:
                 route = _route_template(scope)
+                elapsed = time.perf_counter() - started
                 span.set_attribute("http.response.status_code", status)
                 REQUESTS.labels(self.service, method, route, str(status)).inc()
-                LATENCY.labels(self.service, method, route).observe(time.perf_counter() - started)
+                LATENCY.labels(self.service, method, route).observe(elapsed)
+                if route not in _QUIET_ROUTES:
+                    access_log.info(
+                        "%s %s %d",
+                        method,
+                        scope["path"],
+                        status,
+                        extra={
+                            "method": method,
+                            "path": scope["path"],
+                            "status": status,
+                            "duration_ms": round(elapsed * 1000, 2),
+                            "request_id": request_id,
+                        },
+                    )
 
 
 def _route_template(scope: Scope) -> str:
