@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from nats.js.api import RawStreamMsg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RawStreamMsg
 
 from assay_common.events.bus import EventBus
 
@@ -28,3 +28,37 @@ async def eventually(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"{what} did not hold within {within}s")
         await asyncio.sleep(0.02)
+
+
+async def subject_messages(nats_url: str, stream: str, subject: str) -> list[RawStreamMsg]:
+    """Every message now in `stream` on `subject` (wildcards allowed), in order. An ephemeral
+    consumer counts the matches first, so the read stops exactly at the last one."""
+    import nats
+
+    connection = await nats.connect(nats_url)
+    try:
+        js = connection.jetstream()
+        config = ConsumerConfig(
+            ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=10
+        )
+        subscription = await js.pull_subscribe(subject, stream=stream, config=config)
+        try:
+            remaining = (await subscription.consumer_info()).num_pending
+            found: list[RawStreamMsg] = []
+            while remaining > 0:
+                batch = await subscription.fetch(min(remaining, 256), timeout=5)
+                remaining -= len(batch)
+                found += [
+                    RawStreamMsg(
+                        subject=m.subject,
+                        seq=m.metadata.sequence.stream,
+                        data=m.data,
+                        headers=dict(m.headers or {}),
+                    )
+                    for m in batch
+                ]
+            return found
+        finally:
+            await subscription.unsubscribe()
+    finally:
+        await connection.close()
