@@ -22,8 +22,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("assay_common", "assay", "assay_workflow", "assay_auth", "assay_vault", "assay_gateway",
-            "assay_dashboard", "tests")
+PACKAGES = (
+    "assay_common",
+    "assay",
+    "assay_workflow",
+    "assay_auth",
+    "assay_vault",
+    "assay_gateway",
+    "assay_dashboard",
+    "tests",
+    "bench",
+)
 
 
 def reachable(host: str, port: int) -> bool:
@@ -43,10 +52,10 @@ def postgres() -> Iterator[str]:
     if reachable("127.0.0.1", 5432):
         yield "postgresql://postgres@127.0.0.1:5432/postgres"
         return
-    import pgserver
+    from pgserver.postgres_server import get_server
 
     with tempfile.TemporaryDirectory(prefix="assay-pg-") as directory:
-        server = pgserver.get_server(directory, cleanup_mode="stop")
+        server = get_server(directory, cleanup_mode="stop")
         try:
             sys.stderr.write(f"no Postgres on 127.0.0.1:5432; started a private one in {directory}\n")
             yield server.get_uri()
@@ -59,8 +68,9 @@ def step(title: str, command: list[str], env: dict[str, str] | None = None) -> b
     sys.stdout.flush()
     started = time.monotonic()
     code = subprocess.call(command, cwd=ROOT, env={**os.environ, **(env or {})})
-    sys.stdout.write(f"=== {title}: {'ok' if code == 0 else f'FAILED ({code})'} "
-                     f"in {time.monotonic() - started:.0f}s\n")
+    sys.stdout.write(
+        f"=== {title}: {'ok' if code == 0 else f'FAILED ({code})'} in {time.monotonic() - started:.0f}s\n"
+    )
     return code == 0
 
 
@@ -75,16 +85,25 @@ def main(argv: list[str]) -> int:
     nats = "system" if reachable("127.0.0.1", 4222) else "embedded"
     with postgres() as admin_url:
         common = {"ASSAY_TEST_POSTGRES_URL": admin_url}
-        results.append(step(
-            f"pytest: Postgres stack, {nats} NATS, store tests on both backends",
-            [python, "-m", "pytest", *pytest_args],
-            {**common, "ASSAY_TEST_DB": "postgres", "ASSAY_TEST_NATS": nats},
-        ))
-        results.append(step(
-            "pytest: SQLite stack, embedded NATS (tests of the running stack)",
-            [python, "-m", "pytest", *pytest_args],
-            {**common, "ASSAY_TEST_DB": "sqlite", "ASSAY_TEST_NATS": "embedded", "ASSAY_TEST_PASS": "stack"},
-        ))
+        results.append(
+            step(
+                f"pytest: Postgres stack, {nats} NATS, store tests on both backends",
+                [python, "-m", "pytest", *pytest_args],
+                {**common, "ASSAY_TEST_DB": "postgres", "ASSAY_TEST_NATS": nats},
+            )
+        )
+        results.append(
+            step(
+                "pytest: SQLite stack, embedded NATS (tests of the running stack)",
+                [python, "-m", "pytest", *pytest_args],
+                {
+                    **common,
+                    "ASSAY_TEST_DB": "sqlite",
+                    "ASSAY_TEST_NATS": "embedded",
+                    "ASSAY_TEST_PASS": "stack",
+                },
+            )
+        )
     failed = results.count(False)
     sys.stdout.write(f"\n{'all steps passed' if not failed else f'{failed} step(s) failed'}\n")
     return 1 if failed else 0

@@ -11,6 +11,7 @@ Store-level tests take the `database_url` fixture, which runs them on both backe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator
@@ -175,8 +176,24 @@ async def stack(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactor
         await client.aclose()
         await platform.stop()
         _keep_logs(platform.log_dir)
+        await _delete_streams(nats_server)
         if database_url:
             await drop_postgres_database(database_url)
+
+
+async def _delete_streams(server: NatsServer) -> None:
+    """Remove this run's streams from a shared NATS server (an embedded one goes away by itself)."""
+    if TEST_NATS != "system":
+        return
+    import nats
+
+    connection = await nats.connect(server.url)
+    try:
+        for stream in (server.subjects.events_stream, server.subjects.audit_stream):
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await connection.jetstream().delete_stream(stream)
+    finally:
+        await connection.close()
 
 
 def _keep_logs(log_dir: Path) -> None:

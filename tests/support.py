@@ -43,7 +43,7 @@ async def subject_messages(nats_url: str, stream: str, subject: str) -> list[Raw
         )
         subscription = await js.pull_subscribe(subject, stream=stream, config=config)
         try:
-            remaining = (await subscription.consumer_info()).num_pending
+            remaining = (await subscription.consumer_info()).num_pending or 0
             found: list[RawStreamMsg] = []
             while remaining > 0:
                 batch = await subscription.fetch(min(remaining, 256), timeout=5)

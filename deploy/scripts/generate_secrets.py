@@ -101,8 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "files":
-        written = write_files(args.directory, args.postgres_host, args.postgres_port,
-                              args.postgres_user, args.postgres_db)
+        written = write_files(
+            args.directory, args.postgres_host, args.postgres_port, args.postgres_user, args.postgres_db
+        )
         kept = "all present already" if not written else "wrote " + ", ".join(written)
         print(f"secrets in {args.directory}: {kept}", file=sys.stderr)
     else:

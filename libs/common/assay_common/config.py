@@ -193,6 +193,11 @@ class CommonSettings(AssaySettings):
     log_level: str = "INFO"
     log_json: bool = True
     otlp_endpoint: str | None = None
+    proxy_headers: bool = Field(
+        default=True,
+        description="Trust X-Forwarded-* from forwarded_allow_ips (services are behind the gateway)",
+    )
+    forwarded_allow_ips: str = "127.0.0.1"
     public_url: str = "http://127.0.0.1:8080"
 
     def resolved_database_url(self) -> str:

@@ -284,4 +284,6 @@ def serve(app: FastAPI, settings: CommonSettings) -> None:
         http="httptools",
         timeout_graceful_shutdown=10,
         server_header=False,
+        proxy_headers=settings.proxy_headers,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )

@@ -1,0 +1,1 @@
+"""HTTP routes of the dashboard: pages and their static assets."""

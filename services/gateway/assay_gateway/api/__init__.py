@@ -1,0 +1,1 @@
+"""HTTP routes of the gateway: its own endpoints, then the proxy to every service."""

@@ -1,0 +1,29 @@
+"""The live parts of a running gateway, shared by its routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from assay_common.events.bus import EventBus
+from assay_gateway.openapi_merge import OpenApiCatalog
+from assay_gateway.proxy import Proxy
+from assay_gateway.settings import GatewaySettings
+from assay_gateway.upstreams import Upstreams
+
+
+@dataclass(frozen=True)
+class Gateway:
+    settings: GatewaySettings
+    version: str
+    bus: EventBus
+    upstreams: Upstreams
+    proxy: Proxy
+    catalog: OpenApiCatalog
+
+
+def gateway(request: Request) -> Gateway:
+    """FastAPI dependency: the running gateway (set up at start-up by `create_app`)."""
+    state: Gateway = request.app.state.gateway
+    return state

@@ -1,0 +1,206 @@
+"""The streaming reverse proxy: one request in, the same request to the service, its answer back.
+
+Bodies stream both ways (nothing is buffered whole), headers are cleaned of hop-by-hop fields in
+both directions (RFC 9110 §7.6.1), and the service learns who called from the internal token
+alone: anything a client sends that looks like one is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterable
+
+import httpx
+from opentelemetry import trace
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from assay_common.errors import BadGateway, GatewayTimeout
+from assay_common.internal_auth import INTERNAL_TOKEN_HEADER, InternalTokenMinter, Principal
+from assay_common.telemetry import inject_trace_headers
+from assay_gateway.disconnects import unless_disconnected
+from assay_gateway.upstreams import Upstreams
+
+log = logging.getLogger("assay.gateway.proxy")
+tracer = trace.get_tracer("assay.gateway.proxy")
+
+#: Connection-scoped fields (RFC 9110 §7.6.1, plus the de-facto Keep-Alive and Proxy-Connection).
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+
+#: Request fields the gateway sets itself: the client's values must never reach a service.
+#: `x-assay-*` is the internal namespace (the internal token and any identity field that may join it);
+#: `expect` is answered by the gateway's own server, not forwarded.
+_REPLACED_ON_REQUEST = frozenset(
+    {
+        b"host",
+        b"expect",
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+        b"x-request-id",
+        b"traceparent",
+        b"tracestate",
+    }
+)
+_INTERNAL_PREFIX = b"x-assay-"
+CLIENT_CLOSED_REQUEST = 499
+
+#: Response fields the gateway's own server and middleware write; the service's copies would repeat them.
+_REPLACED_ON_RESPONSE = frozenset({b"date", b"server", b"x-request-id"})
+
+
+def connection_scoped(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:
+    """The hop-by-hop field names of a message: the fixed ones and those its Connection field lists."""
+    listed = {
+        token.strip().lower()
+        for name, value in headers
+        if name.lower() == b"connection"
+        for token in value.split(b",")
+        if token.strip()
+    }
+    return HOP_BY_HOP | listed
+
+
+def request_headers(request: Request, *, token: str, request_id: str) -> list[tuple[bytes, bytes]]:
+    """The headers a service receives for `request`."""
+    raw = request.scope["headers"]
+    dropped = connection_scoped(raw) | _REPLACED_ON_REQUEST
+    headers = [
+        (name, value) for name, value in raw if name not in dropped and not name.startswith(_INTERNAL_PREFIX)
+    ]
+    client_host = request.client.host if request.client else "unknown"
+    prior = ", ".join(request.headers.getlist("x-forwarded-for"))
+    headers += [
+        (b"x-forwarded-for", f"{prior}, {client_host}".encode("latin-1") if prior else client_host.encode()),
+        (b"x-forwarded-proto", request.url.scheme.encode()),
+        (b"x-request-id", request_id.encode("latin-1")),
+        (INTERNAL_TOKEN_HEADER.encode(), token.encode()),
+    ]
+    host = request.headers.get("host")
+    if host:
+        headers.append((b"x-forwarded-host", host.encode("latin-1")))
+    headers += [(k.encode(), v.encode()) for k, v in inject_trace_headers({}).items()]
+    return headers
+
+
+def response_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The headers a client receives from a service's answer."""
+    dropped = connection_scoped(raw) | _REPLACED_ON_RESPONSE
+    return [(name.lower(), value) for name, value in raw if name.lower() not in dropped]
+
+
+def _has_body(request: Request) -> bool:
+    return "content-length" in request.headers or "transfer-encoding" in request.headers
+
+
+async def _read_then_signal(body: AsyncIterator[bytes], done: asyncio.Event) -> AsyncIterator[bytes]:
+    """The request body; once it is all read, `receive()` is free to watch for a disconnect."""
+    async for chunk in body:
+        yield chunk
+    done.set()
+
+
+async def _close(upstream: httpx.Response) -> None:
+    await upstream.aclose()
+
+
+class UpstreamResponse(Response):
+    """Streams a service's answer to the client and always returns its connection to the pool."""
+
+    def __init__(self, upstream: httpx.Response, service: str) -> None:
+        self.upstream = upstream
+        self.service = service
+        self.status_code = upstream.status_code
+        self.background = None
+        self.raw_headers = response_headers(upstream.headers.raw)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            # A client that leaves mid-answer frees the service at once (closing our connection to
+            # it); a server may also report it by failing the write (ASGI 2.4).
+            with contextlib.suppress(OSError):
+                await unless_disconnected(receive, self._relay(send))
+        finally:
+            await self.upstream.aclose()
+
+    async def _relay(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        try:
+            async for chunk in self.upstream.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except httpx.HTTPError as exc:
+            # The status line is gone already; breaking the connection is the only honest signal left.
+            log.warning("%s broke off its answer: %s", self.service, type(exc).__name__)
+            raise
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class Proxy:
+    def __init__(self, upstreams: Upstreams, minter: InternalTokenMinter) -> None:
+        self.upstreams = upstreams
+        self.minter = minter
+
+    async def forward(self, request: Request, service: str, principal: Principal) -> Response:
+        """Send `request` to `service` on behalf of `principal`; 502 if it is down, 504 if it is slow."""
+        request_id: str = request.state.request_id
+        # The raw path, not the decoded one, so that `%2F` and friends reach the service unchanged.
+        path_and_query: bytes = request.scope.get("raw_path") or request.url.path.encode()
+        if request.scope.get("query_string"):
+            path_and_query += b"?" + request.scope["query_string"]
+        url = httpx.URL(self.upstreams.url(service)).copy_with(raw_path=path_and_query)
+        body_read = asyncio.Event()
+        body = _read_then_signal(request.stream(), body_read) if _has_body(request) else None
+        if body is None:
+            body_read.set()
+        with tracer.start_as_current_span(f"proxy {service}", kind=trace.SpanKind.CLIENT):
+            outgoing = self.upstreams.client.build_request(
+                request.method,
+                url,
+                content=body,
+                headers=request_headers(
+                    request,
+                    token=self.minter.mint(principal, audience=service),
+                    request_id=request_id,
+                ),
+            )
+            try:
+                # A client that gives up (a worker's long-poll, say) is not answered by the service
+                # for nobody: the upstream request is cancelled with it.
+                upstream = await unless_disconnected(
+                    request.receive,
+                    self._send(outgoing, service),
+                    listen_after=body_read,
+                    discard=_close,
+                )
+            except ClientDisconnect:
+                upstream = None
+        if upstream is None:
+            # Nobody is left to answer; the status is for the metrics (nginx's "client closed request").
+            return Response(status_code=CLIENT_CLOSED_REQUEST)
+        return UpstreamResponse(upstream, service)
+
+    async def _send(self, outgoing: httpx.Request, service: str) -> httpx.Response:
+        try:
+            return await self.upstreams.client.send(outgoing, stream=True)
+        except httpx.ConnectTimeout:
+            raise BadGateway(f"the {service} service did not accept a connection in time") from None
+        except httpx.TimeoutException:
+            raise GatewayTimeout(f"the {service} service did not answer in time") from None
+        except httpx.HTTPError as exc:
+            log.warning("%s unreachable: %s", service, type(exc).__name__)
+            raise BadGateway(f"the {service} service is not reachable") from None

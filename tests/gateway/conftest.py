@@ -1,0 +1,98 @@
+"""Gateway fixtures: a fake service the tests control, and a second gateway process in front of it.
+
+The second gateway sends `/api/v1/auth/…` to the fake service (everything else to the shared
+stack's services), answers slowly-served requests with 504 after 1.5 s, sends keep-alives and
+has its consumers beat every half second, and reads an events stream of its own, so tests may
+publish to it and purge it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from assay.local import free_port
+from assay.local.platform import ManagedProcess
+from assay_common.events.bus import EventBus
+from tests.conftest import Stack, run_subjects
+from tests.gateway.upstream import FakeService
+
+SIDE_UPSTREAM_TIMEOUT = 1.5
+SIDE_KEEPALIVE = 0.5
+SIDE_HEARTBEAT = 0.5
+
+
+@dataclass
+class SideGateway:
+    url: str
+    client: httpx.AsyncClient
+    bus: EventBus
+    process: ManagedProcess
+
+    @property
+    def stream(self) -> str:
+        return self.bus.subjects.events_stream
+
+
+@pytest.fixture(scope="module")
+async def fake_service() -> AsyncIterator[FakeService]:
+    service = FakeService()
+    await service.start()
+    yield service
+    await service.stop()
+
+
+@pytest.fixture(scope="module")
+async def side_gateway(
+    stack: Stack, fake_service: FakeService, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[SideGateway]:
+    subjects = run_subjects(f"gw{free_port()}")
+    port = free_port()
+    data_dir = stack.platform.data_dir
+    env = {
+        "PYTHONUNBUFFERED": "1",
+        "ASSAY_DATA_DIR": str(tmp_path_factory.mktemp("side-gateway")),
+        "ASSAY_NATS_URL": stack.nats.url,
+        "ASSAY_SUBJECT_PREFIX": subjects.events_prefix,
+        "ASSAY_AUDIT_SUBJECT_PREFIX": subjects.audit_prefix,
+        "ASSAY_EVENTS_STREAM": subjects.events_stream,
+        "ASSAY_AUDIT_STREAM": subjects.audit_stream,
+        "ASSAY_LOG_JSON": "true",
+        "ASSAY_GATEWAY_PORT": str(port),
+        "ASSAY_GATEWAY_INTERNAL_SIGNING_KEY_FILE": str(data_dir / "internal.key"),
+        "ASSAY_GATEWAY_WORKFLOW_URL": stack.platform.service_url("workflow"),
+        "ASSAY_GATEWAY_AUTH_URL": fake_service.url,
+        "ASSAY_GATEWAY_VAULT_URL": stack.platform.service_url("vault"),
+        "ASSAY_GATEWAY_DASHBOARD_URL": stack.platform.service_url("dashboard"),
+        "ASSAY_GATEWAY_UPSTREAM_TIMEOUT_SECONDS": str(SIDE_UPSTREAM_TIMEOUT),
+        "ASSAY_GATEWAY_UPSTREAM_CONNECT_TIMEOUT_SECONDS": "1.0",
+        "ASSAY_GATEWAY_HEALTH_TIMEOUT_SECONDS": "1.0",
+        "ASSAY_GATEWAY_SSE_KEEPALIVE_SECONDS": str(SIDE_KEEPALIVE),
+        "ASSAY_GATEWAY_SSE_HEARTBEAT_SECONDS": str(SIDE_HEARTBEAT),
+    }
+    url = f"http://127.0.0.1:{port}"
+    process = ManagedProcess(
+        "side-gateway",
+        [sys.executable, "-m", "assay_gateway"],
+        env,
+        stack.platform.log_dir / "side-gateway.log",
+        ready_url=f"{url}/readyz",
+    )
+    await process.spawn()
+    bus = EventBus(stack.nats.url, subjects, events_max_age=3600, audit_max_age=3600)
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        try:
+            await process.wait_ready(client, asyncio.get_running_loop().time() + 30)
+            await bus.connect()
+            yield SideGateway(url, client, bus, process)
+        finally:
+            await process.stop()
+            if bus.is_connected:
+                for stream in (subjects.events_stream, subjects.audit_stream):
+                    await bus.js.delete_stream(stream)
+                await bus.close()

@@ -1,0 +1,95 @@
+"""The routing table: every public path goes to the service ARCHITECTURE §5 names, or nowhere."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from assay_common.problems import PROBLEM_MEDIA_TYPE
+from assay_gateway.routing import InvalidPath, service_for
+from tests.conftest import Stack
+
+
+@pytest.mark.parametrize(
+    ("path", "service"),
+    [
+        ("/api/v1/workflows", "workflow"),
+        ("/api/v1/workflows/wf-1/signal/approve", "workflow"),
+        ("/api/v1/workflow-tasks/poll", "workflow"),
+        ("/api/v1/activities/act-1", "workflow"),
+        ("/api/v1/tasks", "workflow"),
+        ("/api/v1/workers", "workflow"),
+        ("/api/v1/schedules/nightly", "workflow"),
+        ("/api/v1/namespaces/main", "workflow"),
+        ("/api/v1/queues/default", "workflow"),
+        ("/api/v1/auth/whoami", "auth"),
+        ("/.well-known/openid-configuration", "auth"),
+        ("/.well-known/jwks.json", "auth"),
+        ("/oauth2/token", "auth"),
+        ("/api/v1/vault/sys/status", "vault"),
+        ("/v1/secret/data/app", "vault"),
+        ("/", "dashboard"),
+        ("/login", "dashboard"),
+        ("/static/dashboard.css", "dashboard"),
+        ("/.well-known/security.txt", "dashboard"),
+    ],
+)
+def test_each_public_path_goes_to_its_service(path: str, service: str) -> None:
+    assert service_for(path) == service
+
+
+@pytest.mark.parametrize("path", ["/api", "/api/v2/workflows", "/api/v1/workflowsX", "/api/v1/vaults"])
+def test_unknown_api_paths_go_nowhere(path: str) -> None:
+    assert service_for(path) is None
+
+
+def test_dot_segments_are_refused() -> None:
+    with pytest.raises(InvalidPath):
+        service_for("/api/v1/namespaces/../../v1/secret")
+
+
+async def test_unknown_api_route_is_a_problem_404(stack: Stack) -> None:
+    response = await stack.client.get("/api/v1/no-such-thing", params={"q": "1"})
+
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    problem = response.json()
+    assert problem["code"] == "not_found"
+    assert problem["instance"] == "/api/v1/no-such-thing"
+
+
+async def test_encoded_dot_segments_are_a_problem_400(stack: Stack) -> None:
+    response = await stack.client.get("/api/v1/namespaces/%2e%2e/%2e%2e/v1/sys/health")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_path"
+
+
+async def test_requests_reach_the_routed_service(stack: Stack, unique: str) -> None:
+    created = await stack.client.post("/api/v1/namespaces", json={"name": unique, "description": "routing"})
+    fetched = await stack.client.get(f"/api/v1/namespaces/{unique}")
+    page = await stack.client.get("/")
+
+    assert created.status_code == 201
+    assert fetched.json()["description"] == "routing"
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    ("service", "path"),
+    [
+        ("workflow", "/api/v1/namespaces"),
+        ("dashboard", "/"),
+        ("dashboard", "/static/status.js"),
+    ],
+)
+async def test_a_service_called_without_the_internal_token_answers_401(
+    stack: Stack, service: str, path: str
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.platform.service_url(service)) as direct:
+        response = await direct.get(path)
+
+    assert response.status_code == 401
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert response.json()["code"] == "unauthorized"
