@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from assay.local import LocalPlatform, PlatformOptions, free_port
-from assay.local.platform import ManagedProcess, nats_server_binary
+from assay.local.platform import ManagedProcess, nats_server_binary, wait_for_nats
 from assay_common.events.subjects import Subjects
 
 TEST_DB = os.environ.get("ASSAY_TEST_DB", "sqlite")
@@ -82,25 +82,9 @@ async def nats_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
     )
     await server.spawn()
     url = f"nats://127.0.0.1:{port}"
-    await _wait_for_nats(url, server)
+    await wait_for_nats(url, server, asyncio.get_running_loop().time() + 20)
     yield NatsServer(url, run_subjects())
     await server.stop()
-
-
-async def _wait_for_nats(url: str, server: ManagedProcess) -> None:
-    import nats
-
-    deadline = asyncio.get_running_loop().time() + 20
-    while True:
-        try:
-            connection = await nats.connect(url, connect_timeout=1, allow_reconnect=False)
-            await connection.jetstream().account_info()
-            await connection.close()
-            return
-        except (OSError, nats.errors.Error, TimeoutError):
-            if asyncio.get_running_loop().time() > deadline or not server.is_running:
-                raise RuntimeError(f"nats-server did not start:\n{server.log_tail()}") from None
-            await asyncio.sleep(0.05)
 
 
 async def create_postgres_database(label: str) -> str:

@@ -66,6 +66,29 @@ class PlatformOptions:
     services: tuple[str, ...] = SERVICES
 
 
+async def wait_for_nats(url: str, server: ManagedProcess, deadline: float) -> None:
+    """Wait until the nats-server `server` answers JetStream requests at `url`."""
+
+    async def quiet(_: Exception) -> None:
+        return None  # refusals are expected while the server starts
+
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            connection = await asyncio.wait_for(
+                nats.connect(url, connect_timeout=1, allow_reconnect=False, error_cb=quiet), timeout=2
+            )
+            try:
+                await connection.jetstream().account_info()
+            finally:
+                await connection.close()
+            return
+        except (OSError, nats.errors.Error, TimeoutError) as exc:
+            if not server.is_running or loop.time() > deadline:
+                raise PlatformError(f"nats-server did not start: {exc}\n{server.log_tail()}") from None
+            await asyncio.sleep(0.05)
+
+
 class ManagedProcess:
     """One child process with its log file, readiness URL and restart bookkeeping."""
 
@@ -165,12 +188,15 @@ class LocalPlatform:
         self.ports: dict[str, int] = {}
         self._client = httpx.AsyncClient()
         self._supervisor: asyncio.Task[None] | None = None
+        self._restarts: set[asyncio.Task[None]] = set()
         self._stopping = False
         self.events: asyncio.Queue[str] = asyncio.Queue()
 
     @property
     def url(self) -> str:
-        return f"http://{self.options.host}:{self.ports['gateway']}"
+        """Where a client on this machine reaches the gateway (it may listen on 0.0.0.0)."""
+        host = "127.0.0.1" if self.options.host in ("0.0.0.0", "::") else self.options.host
+        return f"http://{host}:{self.ports['gateway']}"
 
     def service_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
@@ -212,19 +238,7 @@ class LocalPlatform:
             ready_url=None,
         )
         await self.nats.spawn()
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                connection = await nats.connect(
-                    self.nats_url, connect_timeout=1, max_reconnect_attempts=0, allow_reconnect=False
-                )
-                await connection.jetstream().account_info()
-                await connection.close()
-                return
-            except (OSError, nats.errors.Error, TimeoutError) as exc:
-                if not self.nats.is_running or loop.time() > deadline:
-                    raise PlatformError(f"nats-server did not start: {exc}\n{self.nats.log_tail()}") from None
-                await asyncio.sleep(0.05)
+        await wait_for_nats(self.nats_url, self.nats, deadline)
 
     def _ensure_internal_keys(self) -> tuple[Path, Path]:
         """The gateway's token-signing key pair, made once per data directory (mode 0600)."""
@@ -284,7 +298,18 @@ class LocalPlatform:
 
     def _respawn(self, process: ManagedProcess) -> None:
         if not self._stopping:
-            asyncio.get_running_loop().create_task(process.spawn())
+            task = asyncio.get_running_loop().create_task(self._restart(process))
+            self._restarts.add(task)
+            task.add_done_callback(self._restarts.discard)
+
+    async def _restart(self, process: ManagedProcess) -> None:
+        await process.spawn()
+        try:
+            await process.wait_ready(self._client, asyncio.get_running_loop().time() + 60)
+        except PlatformError as exc:
+            self.events.put_nowait(f"{process.name} did not come back: {exc}")
+            return
+        self.events.put_nowait(f"{process.name} restarted and ready")
 
     async def stop_service(self, name: str) -> None:
         await self.processes[name].stop()
@@ -306,6 +331,8 @@ class LocalPlatform:
         self._stopping = True
         if self._supervisor is not None:
             self._supervisor.cancel()
+            for restart in list(self._restarts):
+                restart.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor
         order = [self.processes[n] for n in reversed(self.options.services) if n in self.processes]

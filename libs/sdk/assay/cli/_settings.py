@@ -1,0 +1,144 @@
+"""What the CLI talks to and how it prints. Each setting comes from the first of: the command's
+flag, the flag given before the command, the environment, the config file, the default."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tomllib
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from assay.client import DEFAULT_API_URL
+
+#: Exit codes: success, any error, a wait that timed out, a command line that makes no sense
+#: (EX_USAGE from sysexits.h).
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_TIMEOUT = 2
+EXIT_USAGE = 64
+
+CONFIG_ENV = "ASSAY_CLI_CONFIG"
+API_URL_ENV = "ASSAY_API_URL"
+OUTPUT_ENV = "ASSAY_OUTPUT"
+CONFIG_KEYS = ("api_url", "output")
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    yaml = "yaml"
+
+
+class ConfigError(Exception):
+    """The environment or the config file holds something the CLI cannot use."""
+
+
+def _check_api_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise typer.BadParameter(f"{value!r} is not an http:// or https:// URL")
+    return value
+
+
+ApiUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api-url",
+        metavar="URL",
+        callback=_check_api_url,
+        show_default=False,
+        help=f"The Assay API (the gateway). Else ${API_URL_ENV}, the config file, {DEFAULT_API_URL}.",
+    ),
+]
+OutputOption = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--output",
+        "-o",
+        case_sensitive=False,
+        show_default=False,
+        help=f"How to print results. Else ${OUTPUT_ENV}, the config file, "
+        "then table on a terminal and json otherwise.",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    """The flags given before the command."""
+
+    api_url: str | None = None
+    output: OutputFormat | None = None
+
+
+@dataclass(frozen=True)
+class CliSettings:
+    api_url: str
+    output: OutputFormat
+
+
+def resolve(
+    ctx: typer.Context, api_url: str | None = None, output: OutputFormat | None = None
+) -> CliSettings:
+    """The settings for this command: its flags, then the global flags, env, config file, defaults."""
+    given = ctx.find_object(GlobalOptions) or GlobalOptions()
+    config = load_config()
+    url = api_url or given.api_url or os.environ.get(API_URL_ENV) or config.get("api_url") or DEFAULT_API_URL
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"the API URL {url!r} (from ${API_URL_ENV} or the config file) is not an http:// or https:// URL"
+        )
+    chosen = output or given.output
+    if chosen is None and (name := os.environ.get(OUTPUT_ENV) or config.get("output")):
+        chosen = _output_format(name)
+    if chosen is None:
+        chosen = OutputFormat.table if sys.stdout.isatty() else OutputFormat.json
+    return CliSettings(url.rstrip("/"), chosen)
+
+
+def config_path() -> Path | None:
+    """`$ASSAY_CLI_CONFIG` (which must exist), else `$XDG_CONFIG_HOME/assay/config.toml`
+    (`~/.config/assay/config.toml`) when it exists."""
+    explicit = os.environ.get(CONFIG_ENV)
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"${CONFIG_ENV} names {path}, which is not a file")
+        return path
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    path = Path(base) / "assay" / "config.toml"
+    return path if path.is_file() else None
+
+
+def load_config() -> dict[str, str]:
+    path = config_path()
+    if path is None:
+        return {}
+    try:
+        document = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read the config file {path}: {exc}") from None
+    unknown = sorted(set(document) - set(CONFIG_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown key(s) {', '.join(unknown)}; the keys are {', '.join(CONFIG_KEYS)}"
+        )
+    for key, value in document.items():
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: {key} must be a string")
+    return dict(document)
+
+
+def _output_format(name: str) -> OutputFormat:
+    try:
+        return OutputFormat(name.lower())
+    except ValueError:
+        choices = ", ".join(f.value for f in OutputFormat)
+        raise ConfigError(
+            f"output {name!r} (from ${OUTPUT_ENV} or the config file) is not one of {choices}"
+        ) from None
