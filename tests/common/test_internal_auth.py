@@ -61,7 +61,7 @@ def test_expired_token_is_rejected() -> None:
         algorithm="EdDSA",
         headers={"kid": kid},
     )
-    with pytest.raises(Unauthorized, match="not valid"):
+    with pytest.raises(Unauthorized, match="expired"):
         verifier().verify(token)
 
 
@@ -91,3 +91,16 @@ def test_raw_base64_public_keys_are_accepted() -> None:
     keys = load_public_keys(base64.b64encode(raw).decode())
     token = InternalTokenMinter(load_private_key(PRIVATE)).mint(USER, "workflow")
     assert InternalTokenVerifier(keys, audience="workflow").verify(token).id == "user-1"
+
+
+def test_remembered_token_is_refused_once_it_expires() -> None:
+    clock = [time.time()]
+    token = InternalTokenMinter(load_private_key(PRIVATE), ttl_seconds=60).mint(USER, "workflow")
+    keys = load_public_keys(public_key_pem(PRIVATE).decode())
+    verifier = InternalTokenVerifier(keys, "workflow", leeway=5, clock=lambda: clock[0])
+    assert verifier.verify(token) == USER
+    clock[0] += 64  # within the leeway: still accepted (from the cache)
+    assert verifier.verify(token) == USER
+    clock[0] += 2
+    with pytest.raises(Unauthorized, match="expired"):
+        verifier.verify(token)

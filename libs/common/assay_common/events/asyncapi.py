@@ -23,7 +23,7 @@ def _message_name(cls: type[EventData]) -> str:
 
 
 def _channel_name(cls: type[EventData]) -> str:
-    return f"{cls.service}.{cls.name}"
+    return f"{cls.event_service}.{cls.event_name}"
 
 
 def build_document(version: str, subjects: Subjects | None = None) -> dict[str, Any]:
@@ -44,7 +44,7 @@ def build_document(version: str, subjects: Subjects | None = None) -> dict[str, 
         messages[message] = {
             "name": type_name,
             "title": cls.__name__,
-            "summary": cls.summary,
+            "summary": cls.event_summary,
             "contentType": "application/json",
             "headers": {
                 "type": "object",
@@ -71,9 +71,9 @@ def build_document(version: str, subjects: Subjects | None = None) -> dict[str, 
         }
         channel = _channel_name(cls)
         channels[channel] = {
-            "address": f"{subjects.events_prefix}.{cls.service}.{{namespace}}.{cls.name}",
+            "address": f"{subjects.events_prefix}.{cls.event_service}.{{namespace}}.{cls.event_name}",
             "title": type_name,
-            "description": f"{cls.summary}. Stream {subjects.events_stream}.",
+            "description": f"{cls.event_summary}. Stream {subjects.events_stream}.",
             "parameters": {"namespace": {"description": "the namespace, or `_` for platform-wide events"}},
             "messages": {message: {"$ref": f"#/components/messages/{message}"}},
         }

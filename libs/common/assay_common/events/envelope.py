@@ -17,14 +17,15 @@ class EventData(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    service: ClassVar[str]
-    name: ClassVar[str]
-    summary: ClassVar[str]
+    # Prefixed so that they never collide with payload fields such as `name` or `service`.
+    event_service: ClassVar[str]
+    event_name: ClassVar[str]
+    event_summary: ClassVar[str]
 
     @classmethod
     def type_name(cls) -> str:
         """The CloudEvents `type`, e.g. `assay.workflow.namespace_created`."""
-        return f"assay.{cls.service}.{cls.name}"
+        return f"assay.{cls.event_service}.{cls.event_name}"
 
 
 E = TypeVar("E", bound=type[EventData])
@@ -37,7 +38,7 @@ def event_type(service: str, name: str, summary: str) -> Callable[[E], E]:
     """Register an event payload model under `assay.<service>.<name>`."""
 
     def register(cls: E) -> E:
-        cls.service, cls.name, cls.summary = service, name, summary
+        cls.event_service, cls.event_name, cls.event_summary = service, name, summary
         existing = CATALOGUE.get(cls.type_name())
         if existing is not None and existing is not cls:
             raise ValueError(f"event type {cls.type_name()} registered twice")

@@ -65,7 +65,7 @@ class Outbox:
         audit: bool = False,
     ) -> CloudEvent:
         """Write `data` as an event; it is published only if `tx` commits."""
-        if data.service != self.service:
+        if data.event_service != self.service:
             raise ValueError(f"{self.service} cannot publish {data.type_name()}")
         event = CloudEvent(
             id=str(uuid7()),
@@ -78,9 +78,9 @@ class Outbox:
             traceparent=current_traceparent(),
         )
         nats_subject = (
-            self.subjects.audit(self.service, data.name)
+            self.subjects.audit(self.service, data.event_name)
             if audit
-            else self.subjects.event(self.service, namespace, data.name)
+            else self.subjects.event(self.service, namespace, data.event_name)
         )
         await tx.execute(
             self.table.insert().values(
