@@ -9,12 +9,15 @@ publish to it and purge it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
 import pytest
+from nats.js.errors import NotFoundError
 
 from assay.local import free_port
 from assay.local.platform import ManagedProcess
@@ -47,16 +50,17 @@ async def fake_service() -> AsyncIterator[FakeService]:
     await service.stop()
 
 
-@pytest.fixture(scope="module")
-async def side_gateway(
-    stack: Stack, fake_service: FakeService, tmp_path_factory: pytest.TempPathFactory
+@asynccontextmanager
+async def running_side_gateway(
+    stack: Stack, tmp_path_factory: pytest.TempPathFactory, label: str, auth_url: str | None = None
 ) -> AsyncIterator[SideGateway]:
+    """A gateway process of its own in front of the stack's services, with its own events stream."""
     subjects = run_subjects(f"gw{free_port()}")
     port = free_port()
     data_dir = stack.platform.data_dir
     env = {
         "PYTHONUNBUFFERED": "1",
-        "ASSAY_DATA_DIR": str(tmp_path_factory.mktemp("side-gateway")),
+        "ASSAY_DATA_DIR": str(tmp_path_factory.mktemp(label)),
         "ASSAY_NATS_URL": stack.nats.url,
         "ASSAY_SUBJECT_PREFIX": subjects.events_prefix,
         "ASSAY_AUDIT_SUBJECT_PREFIX": subjects.audit_prefix,
@@ -66,7 +70,7 @@ async def side_gateway(
         "ASSAY_GATEWAY_PORT": str(port),
         "ASSAY_GATEWAY_INTERNAL_SIGNING_KEY_FILE": str(data_dir / "internal.key"),
         "ASSAY_GATEWAY_WORKFLOW_URL": stack.platform.service_url("workflow"),
-        "ASSAY_GATEWAY_AUTH_URL": fake_service.url,
+        "ASSAY_GATEWAY_AUTH_URL": auth_url or stack.platform.service_url("auth"),
         "ASSAY_GATEWAY_VAULT_URL": stack.platform.service_url("vault"),
         "ASSAY_GATEWAY_DASHBOARD_URL": stack.platform.service_url("dashboard"),
         "ASSAY_GATEWAY_UPSTREAM_TIMEOUT_SECONDS": str(SIDE_UPSTREAM_TIMEOUT),
@@ -77,10 +81,10 @@ async def side_gateway(
     }
     url = f"http://127.0.0.1:{port}"
     process = ManagedProcess(
-        "side-gateway",
+        label,
         [sys.executable, "-m", "assay_gateway"],
         env,
-        stack.platform.log_dir / "side-gateway.log",
+        stack.platform.log_dir / f"{label}.log",
         ready_url=f"{url}/readyz",
     )
     await process.spawn()
@@ -94,5 +98,15 @@ async def side_gateway(
             await process.stop()
             if bus.is_connected:
                 for stream in (subjects.events_stream, subjects.audit_stream):
-                    await bus.js.delete_stream(stream)
+                    with contextlib.suppress(NotFoundError):
+                        await bus.js.delete_stream(stream)
                 await bus.close()
+
+
+@pytest.fixture(scope="module")
+async def side_gateway(
+    stack: Stack, fake_service: FakeService, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[SideGateway]:
+    """Sends `/api/v1/auth/…` to the fake service the tests control."""
+    async with running_side_gateway(stack, tmp_path_factory, "side-gateway", fake_service.url) as gateway:
+        yield gateway

@@ -13,7 +13,7 @@ from assay_common.db import uuid7
 from assay_common.events.envelope import CloudEvent
 from assay_common.problems import PROBLEM_MEDIA_TYPE
 from tests.conftest import Stack
-from tests.gateway.conftest import SideGateway
+from tests.gateway.conftest import SideGateway, running_side_gateway
 from tests.gateway.sse_client import Frame, open_stream
 from tests.support import eventually
 
@@ -284,3 +284,19 @@ async def test_the_event_catalogue_is_an_asyncapi_document(stack: Stack) -> None
     assert {CREATED, DELETED} <= names
     channel = next(iter(document["channels"].values()))
     assert channel["address"].startswith(f"{stack.subjects.events_prefix}.")
+
+
+async def test_open_event_stream_does_not_hold_up_gateway_shutdown(
+    stack: Stack, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    async with running_side_gateway(stack, tmp_path_factory, "shutdown") as gateway:
+        async with gateway.client.stream("GET", "/api/v1/events/stream") as response:
+            assert response.status_code == 200
+            lines = response.aiter_lines()
+            assert (await anext(lines)).startswith("retry:")
+            await gateway.process.stop()
+            remaining = [line async for line in lines]
+        assert not any(line.startswith("data:") for line in remaining)
+    log = gateway.process.log_path.read_text()
+    assert "Finished server process" in log
+    assert "timeout graceful shutdown exceeded" not in log

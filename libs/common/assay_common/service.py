@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
+from types import FrameType
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -207,6 +208,7 @@ def create_service_app(definition: ServiceDefinition) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    app.state.shutting_down = asyncio.Event()
     install_problem_handlers(app)
     install_problem_openapi(app)
     app.add_middleware(telemetry.TelemetryMiddleware, service=name)
@@ -272,9 +274,28 @@ async def _readiness_checks(definition: ServiceDefinition, rt: Runtime | None) -
     return checks
 
 
+def shutting_down(app: FastAPI) -> asyncio.Event:
+    """Set when the server has been asked to stop: long-lived responses (event streams,
+    long-polls) end on it, because the server waits for open connections before shutting down."""
+    event: asyncio.Event = app.state.shutting_down
+    return event
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self._app = app
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # Called from a signal handler: hand the wake-up to the loop instead of touching it here.
+        with suppress(RuntimeError):
+            asyncio.get_running_loop().call_soon_threadsafe(shutting_down(self._app).set)
+        super().handle_exit(sig, frame)
+
+
 def serve(app: FastAPI, settings: CommonSettings) -> None:
     """Run the service with uvicorn (the body of every `python -m assay_<service>`)."""
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -287,3 +308,4 @@ def serve(app: FastAPI, settings: CommonSettings) -> None:
         proxy_headers=settings.proxy_headers,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
+    _Server(config, app).run()

@@ -38,6 +38,7 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule("/api/v1/workflows", "workflow"),
     Rule("/api/v1/workflow-tasks", "workflow"),
+    Rule("/api/v1/activity-tasks", "workflow"),
     Rule("/api/v1/activities", "workflow"),
     Rule("/api/v1/tasks", "workflow"),
     Rule("/api/v1/workers", "workflow"),

@@ -9,7 +9,8 @@ import orjson
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from assay_gateway.disconnects import unless_disconnected
+from assay_common.service import shutting_down
+from assay_gateway.disconnects import stop, unless_disconnected
 from assay_gateway.feed import EventFeed, EventFilter, StreamEvent
 
 #: Tells a browser's EventSource how soon to reconnect (ms) after the connection drops.
@@ -37,12 +38,24 @@ class EventStreamResponse(Response):
         self.init_headers({"cache-control": "no-cache", "x-accel-buffering": "no"})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # A stream never ends by itself; the server would wait for it before shutting down.
+        stopping = asyncio.create_task(shutting_down(scope["app"]).wait())
+        streaming = asyncio.create_task(self._until_disconnected(receive, send))
         try:
-            # A server may also report the departed client by failing the write (ASGI 2.4).
-            with contextlib.suppress(OSError):
-                await unless_disconnected(receive, self._stream(send))
+            await asyncio.wait({streaming, stopping}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            await stop(streaming)
+            await stop(stopping)
             await asyncio.shield(self.feed.close())
+        if stopping.done() and not stopping.cancelled():
+            # The client's EventSource reconnects (to another replica) with its Last-Event-ID.
+            with contextlib.suppress(OSError):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _until_disconnected(self, receive: Receive, send: Send) -> None:
+        # A server may also report the departed client by failing the write (ASGI 2.4).
+        with contextlib.suppress(OSError):
+            await unless_disconnected(receive, self._stream(send))
 
     async def _stream(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
