@@ -1,0 +1,159 @@
+"""`/api/v1/workflow-tasks`: the worker side of workflow tasks (docs/workflow-protocol.md)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from assay_common.problems import problems
+from assay_workflow.api.activity_tasks import ActivityTaskOut
+from assay_workflow.api.deps import engine, refuse_if_all_stale
+from assay_workflow.api.workflows import HistoryEventOut
+from assay_workflow.domain.commands import AnyCommand
+from assay_workflow.domain.engine import Engine
+from assay_workflow.domain.workflow_tasks import Completion, TaskFailure, WorkflowTask, WorkflowTasks
+
+router = APIRouter(prefix="/api/v1/workflow-tasks", tags=["workflow tasks"])
+
+
+class CachedRun(BaseModel):
+    run_id: uuid.UUID
+    last_seq: int = Field(ge=0)
+
+
+class PollIn(BaseModel):
+    worker_id: str = Field(min_length=1, max_length=36)
+    max_tasks: int = Field(default=1, ge=1, le=100)
+    wait_seconds: float = Field(default=0, ge=0, le=60)
+    cached: list[CachedRun] = Field(default_factory=list, max_length=10_000)
+
+
+class WorkflowTaskOut(BaseModel):
+    task_token: uuid.UUID
+    namespace: str
+    workflow_id: str
+    run_id: uuid.UUID
+    workflow_type: str
+    task_queue: str
+    history: list[HistoryEventOut]
+    history_from_seq: int
+    attempt: int
+    lease_expires_at: datetime
+
+    @classmethod
+    def of(cls, task: WorkflowTask) -> WorkflowTaskOut:
+        run = task.run
+        assert run.lease_expires_at is not None
+        return cls(
+            task_token=task.token,
+            namespace=run.namespace,
+            workflow_id=run.workflow_id,
+            run_id=run.run_id,
+            workflow_type=run.workflow_type,
+            task_queue=run.task_queue,
+            history=[HistoryEventOut.of(e) for e in task.history],
+            history_from_seq=task.history_from_seq,
+            attempt=run.task_attempt,
+            lease_expires_at=run.lease_expires_at,
+        )
+
+
+class PollOut(BaseModel):
+    tasks: list[WorkflowTaskOut]
+
+
+class CompletionIn(BaseModel):
+    task_token: uuid.UUID
+    commands: list[AnyCommand] = Field(default_factory=list, max_length=10_000)
+
+
+class CompleteIn(BaseModel):
+    worker_id: str = Field(min_length=1, max_length=36)
+    completions: list[CompletionIn] = Field(min_length=1, max_length=100)
+
+
+class CompletionOut(BaseModel):
+    task_token: uuid.UUID
+    status: Literal["ok", "stale", "nondeterminism"]
+    next_task: WorkflowTaskOut | None = None
+    activity_tasks: list[ActivityTaskOut] = Field(default_factory=list)
+
+
+class CompleteOut(BaseModel):
+    results: list[CompletionOut]
+
+
+class FailureIn(BaseModel):
+    task_token: uuid.UUID
+    kind: Literal["nondeterminism", "error"] = "error"
+    message: str = Field(default="", max_length=10_000)
+
+
+class FailIn(BaseModel):
+    worker_id: str = Field(min_length=1, max_length=36)
+    failures: list[FailureIn] = Field(min_length=1, max_length=100)
+
+
+class FailureOut(BaseModel):
+    task_token: uuid.UUID
+    status: Literal["ok", "stale"]
+
+
+class FailOut(BaseModel):
+    results: list[FailureOut]
+
+
+def workflow_tasks(found: Engine = Depends(engine)) -> WorkflowTasks:
+    return WorkflowTasks(found)
+
+
+@router.post(
+    "/poll", response_model=PollOut, responses=problems(404, 422), summary="Claim workflow tasks (long-poll)"
+)
+async def poll_workflow_tasks(body: PollIn, domain: WorkflowTasks = Depends(workflow_tasks)) -> PollOut:
+    cached = {c.run_id: c.last_seq for c in body.cached}
+    tasks = await domain.poll(body.worker_id, body.max_tasks, body.wait_seconds, cached)
+    return PollOut(tasks=[WorkflowTaskOut.of(t) for t in tasks])
+
+
+@router.post(
+    "/complete",
+    response_model=CompleteOut,
+    responses=problems(404, 409, 422),
+    summary="Complete workflow tasks with their commands",
+)
+async def complete_workflow_tasks(
+    body: CompleteIn, domain: WorkflowTasks = Depends(workflow_tasks)
+) -> CompleteOut:
+    completions = [Completion(c.task_token, list(c.commands)) for c in body.completions]
+    results = await domain.complete(body.worker_id, completions)
+    refuse_if_all_stale([r.status for r in results])
+    return CompleteOut(
+        results=[
+            CompletionOut(
+                task_token=r.task_token,
+                status=r.status,
+                next_task=WorkflowTaskOut.of(r.next_task) if r.next_task else None,
+                activity_tasks=[ActivityTaskOut.of(a) for a in r.activity_tasks],
+            )
+            for r in results
+        ]
+    )
+
+
+@router.post(
+    "/fail", response_model=FailOut, responses=problems(404, 409, 422), summary="Fail workflow tasks"
+)
+async def fail_workflow_tasks(body: FailIn, domain: WorkflowTasks = Depends(workflow_tasks)) -> FailOut:
+    failures = [TaskFailure(f.task_token, f.kind, f.message) for f in body.failures]
+    statuses = await domain.fail(body.worker_id, failures)
+    refuse_if_all_stale(statuses)
+    return FailOut(
+        results=[
+            FailureOut(task_token=f.task_token, status=s) for f, s in zip(failures, statuses, strict=True)
+        ]
+    )

@@ -1,0 +1,272 @@
+"""`/api/v1/workflows`: start, list, inspect, signal, cancel, terminate, and await workflows."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field
+
+from assay_common.problems import problems
+from assay_workflow.api.deps import engine
+from assay_workflow.domain.engine import Engine
+from assay_workflow.domain.workflows import (
+    IdReusePolicy,
+    RunFilter,
+    StartRequest,
+    Workflows,
+    parse_attribute_filter,
+)
+from assay_workflow.store.rows import HistoryEvent, RunRow
+
+router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
+
+WorkflowId = Annotated[str, Path(min_length=1, max_length=255, description="The workflow id")]
+NamespaceQuery = Annotated[str, Query(min_length=1, max_length=63)]
+RunIdQuery = Annotated[uuid.UUID | None, Query(description="A run of the workflow id; default its latest")]
+Status = Literal["RUNNING", "COMPLETED", "FAILED", "CANCELLED", "TERMINATED", "TIMED_OUT", "CONTINUED_AS_NEW"]
+AnyJson = object
+
+
+class StartIn(BaseModel):
+    workflow_id: str | None = Field(default=None, min_length=1, max_length=255)
+    workflow_type: str = Field(min_length=1, max_length=255)
+    task_queue: str = Field(default="main", min_length=1, max_length=100)
+    namespace: str = Field(default="main", min_length=1, max_length=63)
+    input: AnyJson = None
+    search_attributes: dict[str, AnyJson] = Field(default_factory=dict)
+    id_reuse_policy: IdReusePolicy = "allow_duplicate"
+    run_timeout_seconds: float | None = Field(default=None, gt=0, le=31_536_000)
+
+
+class Started(BaseModel):
+    workflow_id: str
+    run_id: uuid.UUID
+
+
+class WorkflowOut(BaseModel):
+    namespace: str
+    workflow_id: str
+    run_id: uuid.UUID
+    workflow_type: str
+    task_queue: str
+    status: Status
+    input: AnyJson
+    result: AnyJson
+    error: AnyJson
+    search_attributes: dict[str, AnyJson]
+    continued_from_run_id: uuid.UUID | None
+    run_timeout_seconds: float | None
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+
+    @classmethod
+    def of(cls, run: RunRow) -> WorkflowOut:
+        return cls.model_validate(run, from_attributes=True)
+
+
+class WorkflowPage(BaseModel):
+    items: list[WorkflowOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last")
+
+
+class HistoryEventOut(BaseModel):
+    seq: int
+    type: str
+    attributes: dict[str, AnyJson]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, event: HistoryEvent) -> HistoryEventOut:
+        return cls(seq=event.seq, type=event.type, attributes=event.attributes, created_at=event.created_at)
+
+
+class HistoryPage(BaseModel):
+    run_id: uuid.UUID
+    events: list[HistoryEventOut]
+
+
+class SignalIn(BaseModel):
+    payload: AnyJson = None
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field(default="", max_length=10_000)
+
+
+class Accepted(BaseModel):
+    status: Literal["accepted"] = "accepted"
+
+
+class QueryStateOut(BaseModel):
+    run_id: uuid.UUID
+    state: dict[str, AnyJson]
+    event_seq: int
+    updated_at: datetime
+
+
+def workflows(found: Engine = Depends(engine)) -> Workflows:
+    return Workflows(found)
+
+
+@router.post(
+    "", status_code=201, response_model=Started, responses=problems(404, 409, 422), summary="Start a workflow"
+)
+async def start_workflow(body: StartIn, domain: Workflows = Depends(workflows)) -> Started:
+    run = await domain.start(StartRequest(**body.model_dump()))
+    return Started(workflow_id=run.workflow_id, run_id=run.run_id)
+
+
+@router.get("", response_model=WorkflowPage, responses=problems(422), summary="List runs, newest first")
+async def list_workflows(
+    namespace: NamespaceQuery = "main",
+    status: Status | None = None,
+    workflow_type: Annotated[str | None, Query(max_length=255)] = None,
+    search_attributes: Annotated[
+        str | None, Query(max_length=10_000, description="A JSON object; every key must equal its value")
+    ] = None,
+    started_after: datetime | None = None,
+    started_before: datetime | None = None,
+    cursor: Annotated[uuid.UUID | None, Query(description="The `next_cursor` of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    domain: Workflows = Depends(workflows),
+) -> WorkflowPage:
+    where = RunFilter(
+        namespace,
+        status,
+        workflow_type,
+        parse_attribute_filter(search_attributes),
+        started_after,
+        started_before,
+    )
+    rows = await domain.find(where, before_run_id=cursor, limit=limit + 1)
+    page = rows[:limit]
+    return WorkflowPage(
+        items=[WorkflowOut.of(r) for r in page],
+        next_cursor=str(page[-1].run_id) if len(rows) > limit else None,
+    )
+
+
+@router.get(
+    "/{workflow_id}", response_model=WorkflowOut, responses=problems(404), summary="Describe a workflow run"
+)
+async def get_workflow(
+    workflow_id: WorkflowId,
+    namespace: NamespaceQuery = "main",
+    run_id: RunIdQuery = None,
+    domain: Workflows = Depends(workflows),
+) -> WorkflowOut:
+    return WorkflowOut.of(await domain.get(namespace, workflow_id, run_id))
+
+
+@router.get(
+    "/{workflow_id}/events", response_model=HistoryPage, responses=problems(404), summary="A run's history"
+)
+async def workflow_history(
+    workflow_id: WorkflowId,
+    namespace: NamespaceQuery = "main",
+    run_id: RunIdQuery = None,
+    after_seq: Annotated[int, Query(ge=0, description="Events after this seq (ascending order)")] = 0,
+    before_seq: Annotated[
+        int | None, Query(ge=1, description="Events before this seq (descending pages)")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+    order: Literal["asc", "desc"] = "asc",
+    domain: Workflows = Depends(workflows),
+) -> HistoryPage:
+    run, found = await domain.history(
+        namespace, workflow_id, run_id, after_seq=after_seq, before_seq=before_seq, limit=limit, order=order
+    )
+    return HistoryPage(run_id=run.run_id, events=[HistoryEventOut.of(e) for e in found])
+
+
+@router.post(
+    "/{workflow_id}/signal/{name}",
+    status_code=202,
+    response_model=Accepted,
+    responses=problems(404, 409, 422),
+    summary="Send a signal to the open run",
+)
+async def signal_workflow(
+    workflow_id: WorkflowId,
+    name: Annotated[str, Path(min_length=1, max_length=255)],
+    body: SignalIn,
+    namespace: NamespaceQuery = "main",
+    run_id: RunIdQuery = None,
+    domain: Workflows = Depends(workflows),
+) -> Accepted:
+    await domain.signal(namespace, workflow_id, run_id, name, body.payload)
+    return Accepted()
+
+
+@router.post(
+    "/{workflow_id}/cancel",
+    status_code=202,
+    response_model=Accepted,
+    responses=problems(404, 409, 422),
+    summary="Ask the open run to cancel",
+)
+async def cancel_workflow(
+    workflow_id: WorkflowId,
+    body: ReasonIn | None = None,
+    namespace: NamespaceQuery = "main",
+    run_id: RunIdQuery = None,
+    domain: Workflows = Depends(workflows),
+) -> Accepted:
+    await domain.cancel(namespace, workflow_id, run_id, (body or ReasonIn()).reason)
+    return Accepted()
+
+
+@router.post(
+    "/{workflow_id}/terminate",
+    status_code=202,
+    response_model=Accepted,
+    responses=problems(404, 409, 422),
+    summary="End the open run at once, without running its code",
+)
+async def terminate_workflow(
+    workflow_id: WorkflowId,
+    body: ReasonIn | None = None,
+    namespace: NamespaceQuery = "main",
+    run_id: RunIdQuery = None,
+    domain: Workflows = Depends(workflows),
+) -> Accepted:
+    await domain.terminate(namespace, workflow_id, run_id, (body or ReasonIn()).reason)
+    return Accepted()
+
+
+@router.get(
+    "/{workflow_id}/result",
+    response_model=WorkflowOut,
+    responses=problems(404),
+    summary="The run once closed; waits up to `wait_seconds` for it to close",
+)
+async def workflow_result(
+    workflow_id: WorkflowId,
+    namespace: NamespaceQuery = "main",
+    run_id: RunIdQuery = None,
+    wait_seconds: Annotated[float, Query(ge=0, le=60)] = 0,
+    domain: Workflows = Depends(workflows),
+) -> WorkflowOut:
+    return WorkflowOut.of(await domain.result(namespace, workflow_id, run_id, wait_seconds))
+
+
+@router.get(
+    "/{workflow_id}/state",
+    response_model=QueryStateOut,
+    responses=problems(404),
+    summary="The latest query state the run's code recorded",
+)
+async def workflow_query_state(
+    workflow_id: WorkflowId,
+    namespace: NamespaceQuery = "main",
+    run_id: RunIdQuery = None,
+    domain: Workflows = Depends(workflows),
+) -> QueryStateOut:
+    state = await domain.query_state(namespace, workflow_id, run_id)
+    return QueryStateOut(
+        run_id=state.run_id, state=state.state, event_seq=state.event_seq, updated_at=state.updated_at
+    )

@@ -1,0 +1,272 @@
+"""The engine's unit of work: one transaction that changes runs, appends their history, writes
+their events to the outbox, and, only after it commits, wakes whoever waits for the outcome.
+
+Every change to a run, its activities or its timers happens under the run's row lock (taken
+first, so locks are always acquired in the same order), which also makes the history sequence
+(`max(seq) + 1`) safe: SQLite's `BEGIN IMMEDIATE` serialises writers, Postgres locks the row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from assay_common.db import Database, Transaction, utcnow
+from assay_common.events.envelope import EventData
+from assay_common.events.outbox import Outbox
+from assay_common.events.wakeups import Wakeups
+from assay_workflow.domain.errors import WorkerNotFound, WorkflowNotFound
+from assay_workflow.domain.waiting import wait_for
+from assay_workflow.settings import WorkflowSettings
+from assay_workflow.store import activities as activity_store
+from assay_workflow.store import runs as run_store
+from assay_workflow.store import workers as worker_store
+from assay_workflow.store.rows import Json, RunRow, WorkerRow
+
+T = TypeVar("T")
+
+
+def workflow_task_topic(namespace: str, task_queue: str) -> str:
+    return f"workflow-tasks.{namespace}.{task_queue}"
+
+
+def activity_task_topic(namespace: str, task_queue: str) -> str:
+    return f"activity-tasks.{namespace}.{task_queue}"
+
+
+def run_closed_topic(run_id: uuid.UUID) -> str:
+    return f"run-closed.{run_id}"
+
+
+TIMEKEEPER_TOPIC = "timekeeper"
+#: The event a parent's history records when its child closes with each status.
+CHILD_OUTCOMES = {
+    "COMPLETED": "ChildWorkflowCompleted",
+    "FAILED": "ChildWorkflowFailed",
+    "CANCELLED": "ChildWorkflowCancelled",
+    "TERMINATED": "ChildWorkflowTerminated",
+    "TIMED_OUT": "ChildWorkflowTimedOut",
+}
+
+
+@dataclass
+class Engine:
+    """What every part of the domain needs: the store, the outbox and the wake-ups."""
+
+    db: Database
+    outbox: Outbox
+    wakeups: Wakeups
+    settings: WorkflowSettings
+    #: Rung in this process when an earlier deadline appears; other replicas hear it over NATS.
+    timekeeper_bell: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @asynccontextmanager
+    async def work(self) -> AsyncIterator[Work]:
+        async with self.db.transaction() as tx:
+            work = Work(self, tx, utcnow())
+            yield work
+        # After the commit, never before: a woken poller must find what woke it.
+        if work.wakes_timekeeper:
+            self.timekeeper_bell.set()
+            await self.wakeups.notify(TIMEKEEPER_TOPIC)
+        for topic in sorted(work.topics):
+            await self.wakeups.notify(topic)
+
+    async def long_poll(
+        self, topic: str, wait_seconds: float, look: Callable[[], Awaitable[tuple[T | None, datetime | None]]]
+    ) -> T | None:
+        """`wait_for` with the wait capped, so the answer always beats the gateway's timeout."""
+        return await wait_for(
+            self.wakeups, topic, min(wait_seconds, self.settings.longest_poll_seconds), look
+        )
+
+    async def read_run(self, namespace: str, workflow_id: str, run_id: uuid.UUID | None) -> RunRow:
+        async with self.db.read() as conn:
+            return await find_run(conn, namespace, workflow_id, run_id)
+
+
+async def find_run(
+    conn: AsyncConnection,
+    namespace: str,
+    workflow_id: str,
+    run_id: uuid.UUID | None,
+    *,
+    for_update: bool = False,
+) -> RunRow:
+    """The given run of a workflow id, or its latest run."""
+    if run_id is None:
+        run = await run_store.latest(conn, namespace, workflow_id, for_update=for_update)
+    else:
+        run = await run_store.get(conn, run_id, for_update=for_update)
+        if run is not None and (run.namespace, run.workflow_id) != (namespace, workflow_id):
+            run = None
+    if run is None:
+        raise WorkflowNotFound(f"workflow {workflow_id!r} does not exist in namespace {namespace!r}")
+    return run
+
+
+async def registered_worker(conn: AsyncConnection, worker_id: str) -> WorkerRow:
+    worker = await worker_store.get(conn, worker_id)
+    if worker is None:
+        raise WorkerNotFound(f"worker {worker_id!r} is not registered; register it again")
+    return worker
+
+
+async def keep_alive(work: Work, worker_id: str) -> None:
+    """A poll is a sign of life too; a worker removed meanwhile (as silent) must register again."""
+    if not await worker_store.touch(work.conn, worker_id, work.now):
+        raise WorkerNotFound(f"worker {worker_id!r} was removed; register it again")
+
+
+class Work:
+    """One open transaction of the engine."""
+
+    def __init__(self, engine: Engine, tx: Transaction, now: datetime) -> None:
+        self.engine = engine
+        self.tx = tx
+        self.conn = tx.conn
+        self.now = now
+        self.topics: set[str] = set()
+        self.wakes_timekeeper = False
+
+    async def lock_run(self, run_id: uuid.UUID) -> RunScope | None:
+        run = await run_store.get(self.conn, run_id, for_update=True)
+        return await self.scope(run) if run else None
+
+    async def lock_workflow(self, namespace: str, workflow_id: str, run_id: uuid.UUID | None) -> RunScope:
+        return await self.scope(await find_run(self.conn, namespace, workflow_id, run_id, for_update=True))
+
+    async def scope(self, locked_run: RunRow) -> RunScope:
+        return RunScope(self, locked_run, await run_store.max_seq(self.conn, locked_run.run_id) + 1)
+
+    def notify_timekeeper(self) -> None:
+        self.wakes_timekeeper = True
+
+
+class RunScope:
+    """A locked run inside a unit of work: appends history, makes tasks, closes the run."""
+
+    def __init__(self, work: Work, run: RunRow, next_seq: int) -> None:
+        self.work = work
+        self.run = run
+        self.next_seq = next_seq
+        #: Whether something happened this run's code has not seen (so it needs a task).
+        self.has_news = False
+
+    @property
+    def conn(self) -> AsyncConnection:
+        return self.work.conn
+
+    @property
+    def now(self) -> datetime:
+        return self.work.now
+
+    @property
+    def last_seq(self) -> int:
+        return self.next_seq - 1
+
+    async def update(self, **values: Any) -> None:
+        await run_store.update(self.conn, self.run.run_id, updated_at=self.now, **values)
+        self.run = dataclasses.replace(self.run, updated_at=self.now, **values)
+
+    async def append(self, event_type: str, attributes: dict[str, Json]) -> int:
+        seq = self.next_seq
+        await run_store.append_event(self.conn, self.run.run_id, seq, event_type, attributes, self.now)
+        self.next_seq += 1
+        return seq
+
+    async def emit(self, data: EventData) -> None:
+        await self.work.engine.outbox.add(
+            self.work.tx, data, namespace=self.run.namespace, subject=f"workflows/{self.run.workflow_id}"
+        )
+
+    def ids(self) -> dict[str, str]:
+        """The fields that say which run a lifecycle event is about."""
+        return {
+            "namespace": self.run.namespace,
+            "workflow_id": self.run.workflow_id,
+            "run_id": str(self.run.run_id),
+        }
+
+    async def make_task(self) -> None:
+        """The run's code must see something new: give it a workflow task, or, while a worker
+        holds the task, mark it so that a new one follows as soon as the lease ends."""
+        self.has_news = True
+        if not self.run.is_open:
+            return
+        if self.run.lease_token is not None:
+            if not self.run.task_dirty:
+                await self.update(task_dirty=True)
+        elif not self.run.task_ready:
+            await self.update(task_ready=True, task_ready_at=self.now)
+            self.work.topics.add(workflow_task_topic(self.run.namespace, self.run.task_queue))
+
+    async def close(
+        self,
+        status: str,
+        event_type: str,
+        attributes: dict[str, Json],
+        *,
+        result: Json = None,
+        error: Json = None,
+    ) -> None:
+        """End the run for good: its last history event, no task, no pending activities or timers."""
+        await self.append(event_type, attributes)
+        await self.update(
+            status=status,
+            result=result,
+            error=error,
+            closed_at=self.now,
+            run_deadline=None,
+            task_ready=False,
+            task_ready_at=None,
+            task_dirty=False,
+            lease_token=None,
+            lease_worker_id=None,
+            lease_expires_at=None,
+            lease_history_seq=None,
+        )
+        for activity in await activity_store.of_run(self.conn, self.run.run_id):
+            if activity.status in activity_store.PENDING_STATUSES:
+                await activity_store.update(
+                    self.conn,
+                    self.run.run_id,
+                    activity.activity_seq,
+                    status="CANCELLED",
+                    cancel_requested=True,
+                    lease_token=None,
+                    timeout_at=None,
+                )
+        for timer in await activity_store.pending_timers(self.conn, self.run.run_id):
+            await activity_store.set_timer_status(self.conn, self.run.run_id, timer.timer_seq, "CANCELLED")
+        self.work.topics.add(run_closed_topic(self.run.run_id))
+        if await run_store.has_open_children(self.conn, self.run.run_id):
+            # Its children's parent-close policies are the timekeeper's to apply, in their own
+            # transactions, so that locks are always taken child first, then parent.
+            self.work.notify_timekeeper()
+        if status != "CONTINUED_AS_NEW":
+            await self.notify_parent(status, result, error)
+
+    async def notify_parent(self, status: str, result: Json, error: Json) -> None:
+        """A child's outcome, whatever it is, goes to its parent's history and wakes the parent."""
+        run = self.run
+        if run.parent_run_id is None or run.parent_child_seq is None:
+            return
+        parent = await self.work.lock_run(run.parent_run_id)
+        if parent is None or not parent.run.is_open:
+            return
+        event_type, attributes = CHILD_OUTCOMES[status], {"child_seq": run.parent_child_seq}
+        if status == "COMPLETED":
+            attributes["result"] = result
+        elif error is not None:
+            attributes["error"] = error
+        await parent.append(event_type, attributes)
+        await parent.make_task()
