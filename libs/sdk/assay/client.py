@@ -3,30 +3,37 @@
 ```python
 async with AssayClient("http://127.0.0.1:8080") as client:
     health = await client.health()
+    run = await client.workflows.start("hello", {"name": "ada"}, namespace="payments")
+    print(await client.workflows.result(run.workflow_id, namespace="payments"))
     async with client.event_stream(types=["assay.workflow.namespace_created"]) as stream:
         async for event in stream:
             print(event.sequence, event.payload)
 ```
 
 Errors are `ApiUnreachable` (nothing answered) and `ApiError` (the API answered with a problem),
-both `ClientError`s.
+both `ClientError`s; `WorkflowFailure` is a run that closed without completing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
+import json
 import logging
 import os
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assay._event import Event, parse_event
 from assay._sse import Frame, Reader
+from assay.workflow._history import HistoryEvent
 
 log = logging.getLogger("assay.client")
 
@@ -122,6 +129,71 @@ class PlatformHealth(BaseModel):
         return self.status == "ok" and all(s.is_healthy for s in self.services.values())
 
 
+class WorkflowRun(BaseModel):
+    """One run of a workflow, as `GET /api/v1/workflows/{id}` describes it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    namespace: str
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    task_queue: str
+    status: str = Field(description="`RUNNING`, `COMPLETED`, `FAILED`, `CANCELLED`, `TERMINATED`…")
+    input: Any = None
+    result: Any = None
+    error: Any = None
+    search_attributes: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime
+    closed_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """True while the run is `RUNNING`."""
+        return self.status == "RUNNING"
+
+
+class StartedWorkflow(BaseModel):
+    """The ids of a run just started."""
+
+    model_config = ConfigDict(extra="allow")
+
+    workflow_id: str
+    run_id: str
+
+
+class WorkflowPage(BaseModel):
+    """A page of runs, newest first."""
+
+    items: list[WorkflowRun]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page")
+
+
+class QueryState(BaseModel):
+    """The query state a run's code recorded last."""
+
+    model_config = ConfigDict(extra="allow")
+
+    run_id: str
+    state: dict[str, Any]
+    event_seq: int
+    updated_at: datetime
+
+
+class WorkflowFailure(ClientError):
+    """The run closed without completing (`FAILED`, `CANCELLED`, `TERMINATED`, `TIMED_OUT`…)."""
+
+    def __init__(self, run: WorkflowRun) -> None:
+        error = run.error if isinstance(run.error, dict) else {}
+        detail = error.get("message") or error.get("reason") or ""
+        super().__init__(
+            f"workflow {run.workflow_id!r} ended {run.status}" + (f": {detail}" if detail else "")
+        )
+        self.run = run
+        self.status = run.status
+        self.error = run.error
+
+
 class AssayClient:
     """A connection to one Assay platform's API. Close it with `aclose()` or use `async with`."""
 
@@ -129,7 +201,10 @@ class AssayClient:
         """`api_url` is the gateway's base URL; `timeout` bounds every request (not event streams)."""
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
-        self._http = httpx.AsyncClient(base_url=self.api_url, timeout=timeout)
+        # One pool of keep-alive connections serves every request, long-polls included.
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        self._http = httpx.AsyncClient(base_url=self.api_url, timeout=timeout, limits=limits)
+        self.workflows = Workflows(self)
 
     async def __aenter__(self) -> AssayClient:
         return self
@@ -187,6 +262,30 @@ class AssayClient:
                 params.append((name, value))
         return EventStream(self, httpx.QueryParams(tuple(params)), after, reconnect_within)
 
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int | float] | None = None,
+        body: Any = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """One JSON request to the API: the decoded answer (None when it has no body). Raises
+        `ApiError` for any non-2xx answer and `ApiUnreachable` when nothing answers. `timeout`
+        overrides the client's for this request (long-polls need more)."""
+        request = self._http.build_request(
+            method,
+            path,
+            params={k: str(v) for k, v in (params or {}).items()},
+            json=body,
+            timeout=self.timeout if timeout is None else timeout,
+        )
+        response = await self._send(request)
+        if not response.is_success:
+            raise ApiError.from_response(response)
+        return response.json() if response.content else None
+
     async def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
         """Every request goes through here: transport failures become `ApiUnreachable`."""
         try:
@@ -197,6 +296,170 @@ class AssayClient:
             await response.aread()
             await response.aclose()
         return response
+
+
+class Workflows:
+    """Starting and managing workflow runs: `client.workflows`. Every method takes the
+    `namespace` (default `main`); those addressing a workflow id act on its latest run unless
+    `run_id` is given."""
+
+    def __init__(self, client: AssayClient) -> None:
+        """Made by `AssayClient`; use `client.workflows`."""
+        self._client = client
+
+    async def start(
+        self,
+        workflow_type: str,
+        input: Any = None,
+        *,
+        namespace: str = "main",
+        workflow_id: str | None = None,
+        task_queue: str = "main",
+        id_reuse_policy: str = "allow_duplicate",
+        search_attributes: Mapping[str, Any] | None = None,
+        run_timeout: float | None = None,
+    ) -> StartedWorkflow:
+        """Start a run of `workflow_type` with `input`; without `workflow_id` the engine picks
+        one. Raises `ApiError` 409 `workflow_already_running` when that id has an open run, or
+        when `id_reuse_policy` (`allow_duplicate`, `allow_duplicate_failed_only`,
+        `reject_duplicate`, `terminate_if_running`) refuses a closed one."""
+        body: dict[str, Any] = {
+            "workflow_type": workflow_type,
+            "input": input,
+            "namespace": namespace,
+            "task_queue": task_queue,
+            "id_reuse_policy": id_reuse_policy,
+            "search_attributes": dict(search_attributes or {}),
+        }
+        if workflow_id is not None:
+            body["workflow_id"] = workflow_id
+        if run_timeout is not None:
+            body["run_timeout_seconds"] = run_timeout
+        return StartedWorkflow.model_validate(await self._client.call("POST", "/api/v1/workflows", body=body))
+
+    async def get(
+        self, workflow_id: str, *, namespace: str = "main", run_id: str | None = None
+    ) -> WorkflowRun:
+        """The run as it is now. Raises `ApiError` 404 when there is no such workflow."""
+        answer = await self._client.call("GET", _path(workflow_id), params=_run(namespace, run_id))
+        return WorkflowRun.model_validate(answer)
+
+    async def list(
+        self,
+        *,
+        namespace: str = "main",
+        status: str | None = None,
+        workflow_type: str | None = None,
+        search_attributes: Mapping[str, Any] | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> WorkflowPage:
+        """A page of runs, newest first, filtered by status, type and search attribute values
+        (every key must equal its value). Pass the page's `next_cursor` as `cursor` for the next."""
+        params: dict[str, str | int | float] = {"namespace": namespace, "limit": limit}
+        for key, value in (("status", status), ("workflow_type", workflow_type), ("cursor", cursor)):
+            if value is not None:
+                params[key] = value
+        if search_attributes:
+            params["search_attributes"] = json.dumps(dict(search_attributes))
+        return WorkflowPage.model_validate(await self._client.call("GET", "/api/v1/workflows", params=params))
+
+    async def events(
+        self, workflow_id: str, *, namespace: str = "main", run_id: str | None = None, after_seq: int = 0
+    ) -> builtins.list[HistoryEvent]:
+        """The run's history after `after_seq` (all of it by default), in seq order."""
+        events: builtins.list[HistoryEvent] = []
+        while True:
+            params: dict[str, str | int | float] = {**_run(namespace, run_id), "after_seq": after_seq}
+            page = await self._client.call("GET", _path(workflow_id, "events"), params=params)
+            batch = [HistoryEvent.from_json(event) for event in page["events"]]
+            if not batch:
+                return events
+            events += batch
+            after_seq, run_id = batch[-1].seq, str(page["run_id"])
+
+    async def signal(
+        self,
+        workflow_id: str,
+        name: str,
+        payload: Any = None,
+        *,
+        namespace: str = "main",
+        run_id: str | None = None,
+    ) -> None:
+        """Send signal `name` with a JSON `payload` to the open run. Raises `ApiError` 409
+        `workflow_closed` when the run is closed."""
+        path = _path(workflow_id, "signal", name)
+        await self._client.call("POST", path, params=_run(namespace, run_id), body={"payload": payload})
+
+    async def cancel(
+        self, workflow_id: str, reason: str = "", *, namespace: str = "main", run_id: str | None = None
+    ) -> None:
+        """Ask the open run to cancel: its code gets `WorkflowCancelled` at the `await` it waits on
+        and may compensate before it ends `CANCELLED`."""
+        path = _path(workflow_id, "cancel")
+        await self._client.call("POST", path, params=_run(namespace, run_id), body={"reason": reason})
+
+    async def terminate(
+        self, workflow_id: str, reason: str = "", *, namespace: str = "main", run_id: str | None = None
+    ) -> None:
+        """End the open run at once, `TERMINATED`, without running any more of its code."""
+        path = _path(workflow_id, "terminate")
+        await self._client.call("POST", path, params=_run(namespace, run_id), body={"reason": reason})
+
+    async def query_state(
+        self, workflow_id: str, *, namespace: str = "main", run_id: str | None = None
+    ) -> QueryState:
+        """The query state the run's code recorded last. Raises `ApiError` 404
+        `query_state_not_found` before it records any."""
+        answer = await self._client.call("GET", _path(workflow_id, "state"), params=_run(namespace, run_id))
+        return QueryState.model_validate(answer)
+
+    async def result(
+        self,
+        workflow_id: str,
+        *,
+        namespace: str = "main",
+        run_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Wait until the run closes and return its result. Raises `WorkflowFailure` when it closed
+        any other way than `COMPLETED` (a run that continued as new is followed to its successor),
+        and `TimeoutError` when `timeout` seconds pass first (None: wait as long as it takes)."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            wait = (
+                RESULT_WAIT_SECONDS if deadline is None else min(RESULT_WAIT_SECONDS, deadline - loop.time())
+            )
+            if wait < 0:
+                raise TimeoutError(f"workflow {workflow_id!r} did not close within {timeout}s")
+            params = {**_run(namespace, run_id), "wait_seconds": wait}
+            answer = await self._client.call(
+                "GET", _path(workflow_id, "result"), params=params, timeout=wait + self._client.timeout
+            )
+            run = WorkflowRun.model_validate(answer)
+            if run.status == "COMPLETED":
+                return run.result
+            if run.status == "CONTINUED_AS_NEW":
+                run_id = None
+            elif not run.is_open:
+                raise WorkflowFailure(run)
+            else:
+                run_id = run.run_id
+
+
+#: The longest single wait of `Workflows.result` (the API's limit is 60 s).
+RESULT_WAIT_SECONDS = 30.0
+
+
+def _path(workflow_id: str, *rest: str) -> str:
+    """`/api/v1/workflows/{workflow_id}/…`, each segment escaped (ids may hold `/`)."""
+    return "/".join(["/api/v1/workflows", *(quote(part, safe="") for part in (workflow_id, *rest))])
+
+
+def _run(namespace: str, run_id: str | None) -> dict[str, str | int | float]:
+    return {"namespace": namespace} if run_id is None else {"namespace": namespace, "run_id": run_id}
 
 
 class EventStream:
