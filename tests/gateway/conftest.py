@@ -52,7 +52,11 @@ async def fake_service() -> AsyncIterator[FakeService]:
 
 @asynccontextmanager
 async def running_side_gateway(
-    stack: Stack, tmp_path_factory: pytest.TempPathFactory, label: str, auth_url: str | None = None
+    stack: Stack,
+    tmp_path_factory: pytest.TempPathFactory,
+    label: str,
+    auth_url: str | None = None,
+    upstream_timeout: float = SIDE_UPSTREAM_TIMEOUT,
 ) -> AsyncIterator[SideGateway]:
     """A gateway process of its own in front of the stack's services, with its own events stream."""
     subjects = run_subjects(f"gw{free_port()}")
@@ -73,7 +77,7 @@ async def running_side_gateway(
         "ASSAY_GATEWAY_AUTH_URL": auth_url or stack.platform.service_url("auth"),
         "ASSAY_GATEWAY_VAULT_URL": stack.platform.service_url("vault"),
         "ASSAY_GATEWAY_DASHBOARD_URL": stack.platform.service_url("dashboard"),
-        "ASSAY_GATEWAY_UPSTREAM_TIMEOUT_SECONDS": str(SIDE_UPSTREAM_TIMEOUT),
+        "ASSAY_GATEWAY_UPSTREAM_TIMEOUT_SECONDS": str(upstream_timeout),
         "ASSAY_GATEWAY_UPSTREAM_CONNECT_TIMEOUT_SECONDS": "1.0",
         "ASSAY_GATEWAY_HEALTH_TIMEOUT_SECONDS": "1.0",
         "ASSAY_GATEWAY_SSE_KEEPALIVE_SECONDS": str(SIDE_KEEPALIVE),

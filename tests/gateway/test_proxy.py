@@ -13,8 +13,9 @@ from assay_common.internal_auth import INTERNAL_TOKEN_HEADER, InternalTokenVerif
 from assay_common.problems import PROBLEM_MEDIA_TYPE
 from assay_gateway.settings import GatewaySettings
 from tests.conftest import Stack
-from tests.gateway.conftest import SIDE_UPSTREAM_TIMEOUT, SideGateway
+from tests.gateway.conftest import SIDE_UPSTREAM_TIMEOUT, SideGateway, running_side_gateway
 from tests.gateway.upstream import HOP_BY_HOP_RESPONSE, FakeService
+from tests.support import eventually
 
 HOP_BY_HOP_REQUEST = {
     "Connection": "keep-alive, X-Client-Hop",
@@ -185,3 +186,24 @@ async def test_every_method_is_forwarded(
     assert response.status_code == 200
     assert response.json()["body"] == "payload"
     assert fake_service.last("/echo").method == method
+
+
+async def test_a_request_in_flight_when_the_gateway_stops_is_answered_503(
+    stack: Stack, fake_service: FakeService, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    async with running_side_gateway(
+        stack, tmp_path_factory, "stopping-gateway", fake_service.url, upstream_timeout=120
+    ) as gateway:
+        pending = asyncio.create_task(gateway.client.get("/api/v1/auth/slow"))
+        await eventually(
+            lambda: _received(fake_service, "/slow"), what="the slow request reached the service"
+        )
+        await gateway.process.stop()
+        response = await pending
+        assert response.status_code == 503
+        assert response.json()["code"] == "gateway_stopping"
+    assert "timeout graceful shutdown exceeded" not in gateway.process.log_path.read_text()
+
+
+async def _received(service: FakeService, suffix: str) -> bool:
+    return any(r.target.split("?")[0].endswith(suffix) for r in service.requests)

@@ -182,6 +182,7 @@ def create_service_app(definition: ServiceDefinition) -> FastAPI:
             relay = OutboxRelay(rt.db, bus, rt.outbox, sweep_seconds=settings.outbox_sweep_seconds)
             if settings.outbox_relay_enabled:
                 rt.start_background("outbox-relay", relay.run())
+        rt.start_background("release-on-shutdown", _release_waiters_on_shutdown(app, rt.wakeups))
         if definition.on_start is not None:
             await definition.on_start(rt, app)
         log.info("%s ready on %s:%s", name, settings.host, settings.port)
@@ -279,6 +280,12 @@ def shutting_down(app: FastAPI) -> asyncio.Event:
     long-polls) end on it, because the server waits for open connections before shutting down."""
     event: asyncio.Event = app.state.shutting_down
     return event
+
+
+async def _release_waiters_on_shutdown(app: FastAPI, wakeups: Wakeups) -> None:
+    # The server waits for open requests before it shuts down; long-polls must answer now.
+    await shutting_down(app).wait()
+    wakeups.release_all()
 
 
 class _Server(uvicorn.Server):

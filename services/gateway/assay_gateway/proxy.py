@@ -18,10 +18,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from assay_common.errors import BadGateway, GatewayTimeout
+from assay_common.errors import BadGateway, GatewayTimeout, Unavailable
 from assay_common.internal_auth import INTERNAL_TOKEN_HEADER, InternalTokenMinter, Principal
+from assay_common.service import shutting_down
 from assay_common.telemetry import inject_trace_headers
-from assay_gateway.disconnects import unless_disconnected
+from assay_gateway.disconnects import stop, unless_disconnected
 from assay_gateway.upstreams import Upstreams
 
 log = logging.getLogger("assay.gateway.proxy")
@@ -150,6 +151,11 @@ class UpstreamResponse(Response):
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
+class GatewayStopping(Unavailable):
+    code = "gateway_stopping"
+    title = "The gateway is stopping"
+
+
 class Proxy:
     def __init__(self, upstreams: Upstreams, minter: InternalTokenMinter) -> None:
         self.upstreams = upstreams
@@ -183,7 +189,7 @@ class Proxy:
                 # for nobody: the upstream request is cancelled with it.
                 upstream = await unless_disconnected(
                     request.receive,
-                    self._send(outgoing, service),
+                    self._send(outgoing, service, shutting_down(request.app)),
                     listen_after=body_read,
                     discard=_close,
                 )
@@ -194,9 +200,27 @@ class Proxy:
             return Response(status_code=CLIENT_CLOSED_REQUEST)
         return UpstreamResponse(upstream, service)
 
-    async def _send(self, outgoing: httpx.Request, service: str) -> httpx.Response:
+    async def _send(self, outgoing: httpx.Request, service: str, stopping: asyncio.Event) -> httpx.Response:
+        sending = asyncio.create_task(self.upstreams.client.send(outgoing, stream=True))
+        stop_waiting = asyncio.create_task(stopping.wait())
         try:
-            return await self.upstreams.client.send(outgoing, stream=True)
+            await asyncio.wait({sending, stop_waiting}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            # Cancelled (the client left): the request to the service goes too, and an answer that
+            # arrived at that very moment gives its connection back to the pool.
+            await stop(stop_waiting)
+            await stop(sending)
+            if not sending.cancelled() and sending.exception() is None:
+                await sending.result().aclose()
+            raise
+        await stop(stop_waiting)
+        if not sending.done():
+            await stop(sending)
+        if sending.cancelled():
+            # The server waits for open requests before it stops; a long-poll must not hold it up.
+            raise GatewayStopping("the gateway is restarting; send the request again")
+        try:
+            return sending.result()
         except httpx.ConnectTimeout:
             raise BadGateway(f"the {service} service did not accept a connection in time") from None
         except httpx.TimeoutException:

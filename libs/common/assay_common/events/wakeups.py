@@ -23,6 +23,19 @@ class Wakeups:
         self._prefix = bus.subjects.wakeup(service, "")
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._subscription: Subscription | None = None
+        self._closing = False
+
+    @property
+    def is_closing(self) -> bool:
+        """True once the service is stopping: long-polls answer now instead of waiting."""
+        return self._closing
+
+    def release_all(self) -> None:
+        """Wake every waiter and make later waits return at once (the service is stopping)."""
+        self._closing = True
+        for waiters in self._waiters.values():
+            for waiter in waiters:
+                waiter.set()
 
     async def start(self) -> None:
         self._subscription = await self.bus.nc.subscribe(f"{self._prefix}>", cb=self._on_message)
@@ -40,6 +53,8 @@ class Wakeups:
 
     async def wait(self, topic: str, timeout: float) -> bool:
         """Wait until `topic` is notified or `timeout` passes; True when woken."""
+        if self._closing:
+            return False
         waiter = asyncio.Event()
         self._waiters[topic].add(waiter)
         try:

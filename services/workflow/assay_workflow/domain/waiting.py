@@ -32,7 +32,7 @@ async def wait_for(
         await asyncio.sleep(0)
         try:
             found, due_at = await look()
-            if found is not None or remaining <= 0:
+            if found is not None or remaining <= 0 or wakeups.is_closing:
                 return found
             timeout = remaining
             if due_at is not None:
