@@ -179,7 +179,7 @@ async def main() -> None:
     machine = (
         f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.platform()}"
     )
-    emit(f"### Foundation ({datetime.now(UTC):%Y-%m-%d}, {machine}, Python {platform.python_version()})\n")
+    emit(f"### Run of {datetime.now(UTC):%Y-%m-%d}: {machine}, Python {platform.python_version()}\n")
     emit(
         "Command: `./run python bench/foundation.py"
         f" --requests {args.requests} --events {args.events} --starts {args.starts}`\n"
