@@ -50,6 +50,18 @@ class NatsServer:
             "ASSAY_AUDIT_STREAM": self.subjects.audit_stream,
         }
 
+    async def delete_streams(self) -> None:
+        """Remove the streams of these subjects from the server (they may not exist)."""
+        import nats
+
+        connection = await nats.connect(self.url)
+        try:
+            for stream in (self.subjects.events_stream, self.subjects.audit_stream):
+                with contextlib.suppress(nats.js.errors.NotFoundError):
+                    await connection.jetstream().delete_stream(stream)
+        finally:
+            await connection.close()
+
 
 def run_subjects(label: str = "") -> Subjects:
     tag = f"{RUN_ID}{label}"
@@ -160,24 +172,10 @@ async def stack(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactor
         await client.aclose()
         await platform.stop()
         _keep_logs(platform.log_dir)
-        await _delete_streams(nats_server)
+        if TEST_NATS == "system":  # an embedded server goes away with its streams
+            await nats_server.delete_streams()
         if database_url:
             await drop_postgres_database(database_url)
-
-
-async def _delete_streams(server: NatsServer) -> None:
-    """Remove this run's streams from a shared NATS server (an embedded one goes away by itself)."""
-    if TEST_NATS != "system":
-        return
-    import nats
-
-    connection = await nats.connect(server.url)
-    try:
-        for stream in (server.subjects.events_stream, server.subjects.audit_stream):
-            with contextlib.suppress(nats.js.errors.NotFoundError):
-                await connection.jetstream().delete_stream(stream)
-    finally:
-        await connection.close()
 
 
 def _keep_logs(log_dir: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -14,8 +13,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
-import nats
-import nats.js.errors
 import psutil
 import pytest
 
@@ -88,13 +85,7 @@ async def isolated_nats(nats_server: NatsServer, unique: str) -> AsyncIterator[N
     platform whose consumers must not share the stack's."""
     isolated = NatsServer(nats_server.url, run_subjects(unique))
     yield isolated
-    connection = await nats.connect(isolated.url)
-    try:
-        for stream in (isolated.subjects.events_stream, isolated.subjects.audit_stream):
-            with contextlib.suppress(nats.js.errors.NotFoundError):
-                await connection.jetstream().delete_stream(stream)
-    finally:
-        await connection.close()
+    await isolated.delete_streams()
 
 
 @dataclass

@@ -47,6 +47,7 @@ async def test_open_long_poll_is_answered_when_the_service_stops(
         assert "timeout graceful shutdown exceeded" not in log
     finally:
         await platform.stop()
+        await isolated.delete_streams()
 
 
 async def _heartbeat(client: httpx.AsyncClient, worker_id: str) -> str:
