@@ -32,6 +32,7 @@ PACKAGES = (
     "assay_dashboard",
     "tests",
     "bench",
+    "examples",
 )
 
 

@@ -37,6 +37,9 @@ How replay works, and the rules it sets:
   keeps its state until fixed code is deployed.
 - An activity is scheduled when `execute_activity` is called, not when awaited: call several,
   then `await ctx.gather(...)`, to run them in parallel.
+- A child workflow (`ctx.execute_child_workflow`) starts when called, like an activity, and its
+  outcome arrives the same way; what happens to it when the parent closes first is its
+  `parent_close_policy`.
 - A cancel request raises `WorkflowCancelled` at the `await` the code is waiting on (in-flight
   activities and timers are cancelled); the code may catch it to compensate, and the run ends
   `CANCELLED` whether it then returns or re-raises. Any other exception fails the run with its
@@ -44,12 +47,21 @@ How replay works, and the rules it sets:
 """
 
 from assay.workflow._activity import ActivityInfo, activity_info, heartbeat
-from assay.workflow._context import ActivityHandle, Operation, RetryPolicy, WorkflowContext, WorkflowInfo
+from assay.workflow._context import (
+    ActivityHandle,
+    ChildWorkflowHandle,
+    Operation,
+    ParentClosePolicy,
+    RetryPolicy,
+    WorkflowContext,
+    WorkflowInfo,
+)
 from assay.workflow._definitions import activity, activity_name, defn, workflow_name
 from assay.workflow._errors import (
     ActivityCancelled,
     ActivityError,
     ApplicationError,
+    ChildWorkflowError,
     NonDeterminismError,
     WorkflowCancelled,
 )
@@ -60,8 +72,11 @@ __all__ = [
     "ActivityHandle",
     "ActivityInfo",
     "ApplicationError",
+    "ChildWorkflowError",
+    "ChildWorkflowHandle",
     "NonDeterminismError",
     "Operation",
+    "ParentClosePolicy",
     "RetryPolicy",
     "WorkflowCancelled",
     "WorkflowContext",

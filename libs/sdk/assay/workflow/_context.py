@@ -1,8 +1,9 @@
 """What workflow code sees: the context and the operations it awaits.
 
-Every operation takes the next sequence number of its kind (activities, timers, side effects) in
-call order. Replaying a history, an operation whose outcome the history holds gets it from there;
-otherwise it adds a command for the engine and its `await` blocks, which ends the workflow task.
+Every operation takes the next sequence number of its kind (activities, timers, side effects,
+child workflows) in call order. Replaying a history, an operation whose outcome the history holds
+gets it from there; otherwise it adds a command for the engine and its `await` blocks, which ends
+the workflow task.
 Outcomes reach the code strictly in history order (see `_replay.py`), so the same history always
 makes the code take the same path.
 """
@@ -17,10 +18,16 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Generator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Generic, NoReturn, TypeVar
+from typing import Any, Generic, Literal, NoReturn, TypeVar
 
-from assay.workflow._definitions import activity_name
-from assay.workflow._errors import ActivityError, ContinuedAsNew, NonDeterminismError, WorkflowCancelled
+from assay.workflow._definitions import activity_name, workflow_name
+from assay.workflow._errors import (
+    ActivityError,
+    ChildWorkflowError,
+    ContinuedAsNew,
+    NonDeterminismError,
+    WorkflowCancelled,
+)
 from assay.workflow._history import COMMAND_EVENTS, HistoryEvent
 
 Json = Any
@@ -28,6 +35,15 @@ Command = dict[str, Json]
 T = TypeVar("T")
 
 _ACTIVITY_CLOSED = {"ActivityCompleted", "ActivityFailed", "ActivityTimedOut", "ActivityCancelled"}
+#: Each closing event of a child in the parent's history, and its `ChildWorkflowError.kind`.
+_CHILD_CLOSED = {
+    "ChildWorkflowCompleted": "completed",
+    "ChildWorkflowFailed": "failed",
+    "ChildWorkflowCancelled": "cancelled",
+    "ChildWorkflowTerminated": "terminated",
+    "ChildWorkflowTimedOut": "timed_out",
+}
+ParentClosePolicy = Literal["terminate", "request_cancel", "abandon"]
 
 
 @dataclass(frozen=True)
@@ -117,6 +133,25 @@ class ActivityHandle(Operation[T]):
                 self._resolve(value)
             else:
                 self._fail(error)
+
+
+class ChildWorkflowHandle(Operation[T]):
+    """A started child workflow; await it for its result (or `ChildWorkflowError`)."""
+
+    def __init__(self, context: WorkflowContext, child_seq: int, workflow_id: str) -> None:
+        super().__init__()
+        self._context = context
+        self.child_seq = child_seq
+        self.workflow_id = workflow_id
+
+    def _poll(self) -> None:
+        closed = self._context._child_outcomes.get(self.child_seq)
+        if closed is None:
+            return
+        if closed.type == "ChildWorkflowCompleted":
+            self._resolve(closed.attributes.get("result"))
+        else:
+            self._fail(_child_error(closed, self.workflow_id))
 
 
 class _Ready(Operation[T]):
@@ -215,6 +250,7 @@ class WorkflowContext:
         self._closed_timers: set[int] = set()
         self._side_effects: dict[int, Json] = {}
         self._recorded_upserts = 0
+        self._started_children: dict[int, str] = {}
         for event in history:
             self._index(event)
         # What the replay has fed so far, in history order: all that outcomes may depend on.
@@ -224,12 +260,14 @@ class WorkflowContext:
         self._fired_timers: set[int] = set()
         self._cancelled_timers: set[int] = set()
         self._signals: defaultdict[str, deque[Json]] = defaultdict(deque)
+        self._child_outcomes: dict[int, HistoryEvent] = {}
         self._is_cancel_requested = False
         self._is_cancel_delivered = False
         # Call-order counters, one per kind, and what is in flight.
         self._activity_seq = 0
         self._timer_seq = 0
         self._side_effect_seq = 0
+        self._child_seq = 0
         self._upserts = 0
         self._pending_activities: dict[int, None] = {}
         self._pending_timers: set[int] = set()
@@ -314,6 +352,49 @@ class WorkflowContext:
             self._pending_activities[seq] = None
         return handle
 
+    def execute_child_workflow(
+        self,
+        workflow: str | Callable[..., Any],
+        input: Json = None,
+        *,
+        workflow_id: str | None = None,
+        task_queue: str | None = None,
+        parent_close_policy: ParentClosePolicy = "terminate",
+    ) -> ChildWorkflowHandle[Any]:
+        """Start a child workflow (by type name, or by its function) with a JSON `input`, in this
+        workflow's namespace; await the handle for the child's result. Like an activity, the child
+        starts when this is *called*, so several children (and activities) passed to `gather` run
+        in parallel. `workflow_id` defaults to one derived from this run and the child's position
+        in the code, the same on every replay; `task_queue` defaults to the parent's. When the
+        parent closes first, `parent_close_policy` decides the child's fate: `terminate` it,
+        `request_cancel` it (its code gets `WorkflowCancelled`), or `abandon` it to run on. A child
+        that does not complete raises `ChildWorkflowError`."""
+        workflow_type = workflow if isinstance(workflow, str) else workflow_name(workflow)
+        self._child_seq += 1
+        seq = self._child_seq
+        recorded = self._started_children.get(seq)
+        if recorded is not None and recorded != workflow_type:
+            self._nondeterministic(
+                f"child workflow {seq} is {recorded!r} in the history but the workflow code now "
+                f"starts {workflow_type!r}"
+            )
+        # The run id keeps a continued run's children apart from those of the run it continues.
+        child_id = workflow_id or f"{self._info.workflow_id[:200]}-{self._info.run_id}-child-{seq}"
+        handle: ChildWorkflowHandle[Any] = ChildWorkflowHandle(self, seq, child_id)
+        if recorded is None:
+            command: Command = {
+                "type": "start_child_workflow",
+                "child_seq": seq,
+                "workflow_id": child_id,
+                "workflow_type": workflow_type,
+                "input": json_value(input, f"the input of child workflow {workflow_type!r}"),
+                "parent_close_policy": parent_close_policy,
+            }
+            if task_queue is not None:
+                command["task_queue"] = task_queue
+            self._emit(command)
+        return handle
+
     def gather(self, *operations: Operation[Any]) -> Operation[list[Any]]:
         """Wait for every operation; their results in argument order. The first failure (in
         history order) is raised as soon as it is known."""
@@ -396,6 +477,11 @@ class WorkflowContext:
             self._side_effects[int(attributes["side_effect_seq"])] = attributes.get("value")
         elif event.type == "SearchAttributesUpserted":
             self._recorded_upserts += 1
+        elif event.type == "ChildWorkflowStarted" or (
+            # A child that could not start: its id was taken by an open run.
+            event.type == "ChildWorkflowFailed" and "workflow_type" in attributes
+        ):
+            self._started_children.setdefault(int(attributes["child_seq"]), str(attributes["workflow_type"]))
 
     def _feed_next(self) -> bool:
         """Show the code the next history event; False when the history is exhausted."""
@@ -415,6 +501,8 @@ class WorkflowContext:
         elif event.type == "TimerCancelled":
             self._pending_timers.discard(int(attributes["timer_seq"]))
             self._cancelled_timers.add(int(attributes["timer_seq"]))
+        elif event.type in _CHILD_CLOSED:
+            self._child_outcomes[int(attributes["child_seq"])] = event
         elif event.type == "SignalReceived":
             self._signals[str(attributes["name"])].append(attributes.get("payload"))
         elif event.type == "CancelRequested":
@@ -446,6 +534,7 @@ class WorkflowContext:
             ("activity", max(self._scheduled, default=0), self._activity_seq),
             ("timer", max(self._started_timers, default=0), self._timer_seq),
             ("side effect", max(self._side_effects, default=0), self._side_effect_seq),
+            ("child workflow", max(self._started_children, default=0), self._child_seq),
         ):
             if recorded > reached:
                 self._nondeterministic(
@@ -511,6 +600,18 @@ def _activity_error(event: HistoryEvent) -> ActivityError | None:
     if event.type == "ActivityCancelled":
         return ActivityError(seq, "cancelled", "ActivityCancelled", "the activity was cancelled")
     return None
+
+
+def _child_error(event: HistoryEvent, workflow_id: str) -> ChildWorkflowError:
+    kind = _CHILD_CLOSED[event.type]
+    error = event.attributes.get("error") or {}
+    return ChildWorkflowError(
+        int(event.attributes["child_seq"]),
+        workflow_id,
+        kind,
+        str(error.get("type", "Error" if kind == "failed" else event.type.removeprefix("Child"))),
+        str(error.get("message", "") or f"the child workflow {kind.replace('_', ' ')}"),
+    )
 
 
 def _seconds(value: float | timedelta) -> float:

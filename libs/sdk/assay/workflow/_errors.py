@@ -42,6 +42,22 @@ class ActivityError(Exception):
         self.attempt = attempt
 
 
+class ChildWorkflowError(Exception):
+    """A child workflow did not complete: raised in the parent at the `await`. `kind` is `failed`,
+    `cancelled`, `terminated` or `timed_out`; for `failed`, `type` and `message` are the child's own
+    error (`WorkflowAlreadyRunning` when its workflow id already had an open run, so it never
+    started)."""
+
+    def __init__(self, child_seq: int, workflow_id: str, kind: str, type: str, message: str) -> None:
+        """Built by the SDK from the child's closing event in the parent's history."""
+        super().__init__(f"child workflow {workflow_id!r} {kind.replace('_', ' ')}: {type}: {message}")
+        self.child_seq = child_seq
+        self.workflow_id = workflow_id
+        self.kind = kind
+        self.type = type
+        self.message = message
+
+
 class WorkflowCancelled(BaseException):
     """The workflow was asked to cancel; raised at the `await` it was waiting on when the request
     arrived. Like `asyncio.CancelledError` it is not an `Exception`, so `except Exception` does not

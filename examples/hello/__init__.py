@@ -1,0 +1,1 @@
+"""Two activities in sequence: the smallest useful workflow."""
