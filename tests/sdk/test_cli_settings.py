@@ -73,12 +73,12 @@ async def test_output_comes_from_the_flag_then_the_environment_then_the_config_f
 
 async def test_a_config_file_with_an_unknown_key_is_an_error(cli: Cli) -> None:
     cli.config_file.parent.mkdir(parents=True)
-    cli.config_file.write_text('api_url = "http://127.0.0.1:8080"\nnamespace = "main"\n')
+    cli.config_file.write_text('api_url = "http://127.0.0.1:8080"\nengine_url = "x"\n')
 
     result = await cli.run("status")
 
     assert result.code == 1
-    assert "unknown key(s) namespace" in result.stderr
+    assert "unknown key(s) engine_url" in result.stderr
 
 
 async def test_a_named_config_file_must_exist(cli: Cli) -> None:

@@ -180,6 +180,60 @@ class QueryState(BaseModel):
     updated_at: datetime
 
 
+class Namespace(BaseModel):
+    """A namespace: workflows, workers and queues in one are invisible from any other."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    description: str = ""
+    created_at: datetime
+
+
+class NamespacePage(BaseModel):
+    """A page of namespaces, by name."""
+
+    items: list[Namespace]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page")
+
+
+class Worker(BaseModel):
+    """A registered worker: what it runs, where, and when it was last heard from."""
+
+    model_config = ConfigDict(extra="allow")
+
+    worker_id: str
+    namespace: str
+    identity: str
+    task_queue: str
+    workflow_types: list[str]
+    activity_names: list[str]
+    max_concurrent_workflow_tasks: int
+    max_concurrent_activities: int
+    last_heartbeat: datetime
+    registered_at: datetime
+
+
+class WorkerPage(BaseModel):
+    """A page of workers."""
+
+    items: list[Worker]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page")
+
+
+class QueueStats(BaseModel):
+    """What waits and what runs on one task queue."""
+
+    model_config = ConfigDict(extra="allow")
+
+    task_queue: str
+    workflow_tasks_ready: int
+    workflow_tasks_leased: int
+    activities_scheduled: int
+    activities_running: int
+    workers: int
+
+
 class WorkflowFailure(ClientError):
     """The run closed without completing (`FAILED`, `CANCELLED`, `TERMINATED`, `TIMED_OUT`…)."""
 
@@ -205,6 +259,9 @@ class AssayClient:
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
         self._http = httpx.AsyncClient(base_url=self.api_url, timeout=timeout, limits=limits)
         self.workflows = Workflows(self)
+        self.namespaces = Namespaces(self)
+        self.workers = Workers(self)
+        self.queues = Queues(self)
 
     async def __aenter__(self) -> AssayClient:
         return self
@@ -378,6 +435,19 @@ class Workflows:
             events += batch
             after_seq, run_id = batch[-1].seq, str(page["run_id"])
 
+    async def children(
+        self, workflow_id: str, *, namespace: str = "main", run_id: str | None = None
+    ) -> builtins.list[WorkflowRun]:
+        """The child runs the run started, in the order it started them, each as it is now (read
+        from the `ChildWorkflowStarted` events of its history)."""
+        run = await self.get(workflow_id, namespace=namespace, run_id=run_id)
+        history = await self.events(workflow_id, namespace=namespace, run_id=run.run_id)
+        started = [event.attributes for event in history if event.type == "ChildWorkflowStarted"]
+        return [
+            await self.get(str(child["workflow_id"]), namespace=namespace, run_id=str(child["run_id"]))
+            for child in started
+        ]
+
     async def signal(
         self,
         workflow_id: str,
@@ -434,11 +504,7 @@ class Workflows:
             )
             if wait < 0:
                 raise TimeoutError(f"workflow {workflow_id!r} did not close within {timeout}s")
-            params = {**_run(namespace, run_id), "wait_seconds": wait}
-            answer = await self._client.call(
-                "GET", _path(workflow_id, "result"), params=params, timeout=wait + self._client.timeout
-            )
-            run = WorkflowRun.model_validate(answer)
+            run = await self.wait_closed(workflow_id, wait, namespace=namespace, run_id=run_id)
             if run.status == "COMPLETED":
                 return run.result
             if run.status == "CONTINUED_AS_NEW":
@@ -447,6 +513,79 @@ class Workflows:
                 raise WorkflowFailure(run)
             else:
                 run_id = run.run_id
+
+    async def wait_closed(
+        self, workflow_id: str, wait: float, *, namespace: str = "main", run_id: str | None = None
+    ) -> WorkflowRun:
+        """The run as it is once it closes or `wait` seconds (at most 60) pass, whichever is
+        first: one long-poll, which returns the moment the run closes."""
+        params = {**_run(namespace, run_id), "wait_seconds": wait}
+        answer = await self._client.call(
+            "GET", _path(workflow_id, "result"), params=params, timeout=wait + self._client.timeout
+        )
+        return WorkflowRun.model_validate(answer)
+
+
+class Namespaces:
+    """Creating, listing and deleting namespaces: `client.namespaces`."""
+
+    def __init__(self, client: AssayClient) -> None:
+        """Made by `AssayClient`; use `client.namespaces`."""
+        self._client = client
+
+    async def create(self, name: str, description: str = "") -> Namespace:
+        """Create namespace `name`. Raises `ApiError` 409 when it exists, 422 when the name is
+        not allowed."""
+        body = {"name": name, "description": description}
+        return Namespace.model_validate(await self._client.call("POST", "/api/v1/namespaces", body=body))
+
+    async def list(self, *, limit: int = 100, cursor: str | None = None) -> NamespacePage:
+        """A page of namespaces by name; pass the page's `next_cursor` as `cursor` for the next."""
+        params: dict[str, str | int | float] = {"limit": limit}
+        if cursor is not None:
+            params["cursor"] = cursor
+        answer = await self._client.call("GET", "/api/v1/namespaces", params=params)
+        return NamespacePage.model_validate(answer)
+
+    async def get(self, name: str) -> Namespace:
+        """Namespace `name`. Raises `ApiError` 404 when there is none."""
+        answer = await self._client.call("GET", f"/api/v1/namespaces/{quote(name, safe='')}")
+        return Namespace.model_validate(answer)
+
+    async def delete(self, name: str) -> None:
+        """Delete namespace `name`. Raises `ApiError` 404 when there is none, 409 when it is
+        still in use."""
+        await self._client.call("DELETE", f"/api/v1/namespaces/{quote(name, safe='')}")
+
+
+class Workers:
+    """The workers registered in a namespace: `client.workers`."""
+
+    def __init__(self, client: AssayClient) -> None:
+        """Made by `AssayClient`; use `client.workers`."""
+        self._client = client
+
+    async def list(
+        self, *, namespace: str = "main", limit: int = 100, cursor: str | None = None
+    ) -> WorkerPage:
+        """A page of the namespace's workers; pass the page's `next_cursor` as `cursor` for the next."""
+        params: dict[str, str | int | float] = {"namespace": namespace, "limit": limit}
+        if cursor is not None:
+            params["cursor"] = cursor
+        return WorkerPage.model_validate(await self._client.call("GET", "/api/v1/workers", params=params))
+
+
+class Queues:
+    """The task queues of a namespace: `client.queues`."""
+
+    def __init__(self, client: AssayClient) -> None:
+        """Made by `AssayClient`; use `client.queues`."""
+        self._client = client
+
+    async def list(self, *, namespace: str = "main") -> builtins.list[QueueStats]:
+        """Each task queue of the namespace with its backlog and its workers."""
+        answer = await self._client.call("GET", "/api/v1/queues", params={"namespace": namespace})
+        return [QueueStats.model_validate(item) for item in answer["items"]]
 
 
 #: The longest single wait of `Workflows.result` (the API's limit is 60 s).

@@ -1,4 +1,5 @@
-"""The `assay` command line: `assay up`, `assay status`, `assay events tail`.
+"""The `assay` command line: `assay up`, `status`, `events tail`, `workflow …`, `namespace …`,
+`worker list`, `queue stats` and `completion`.
 
 `app` is the Typer application (embed or test it); `main` runs it as the console script does.
 """

@@ -11,10 +11,14 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from assay.cli._completion import completion
 from assay.cli._events import events
-from assay.cli._settings import EXIT_USAGE, ApiUrlOption, GlobalOptions, OutputOption
+from assay.cli._namespace import namespace
+from assay.cli._settings import EXIT_USAGE, ApiUrlOption, GlobalOptions, NamespaceOption, OutputOption
 from assay.cli._status import status
 from assay.cli._up import up
+from assay.cli._workers import queue, worker
+from assay.cli._workflow import workflow
 
 #: The exit code Typer gives usage errors (bad option, missing argument, unknown command).
 _TYPER_USAGE_EXIT_CODE = 2
@@ -60,6 +64,11 @@ app = typer.Typer(
 app.command("up")(up)
 app.command("status")(status)
 app.add_typer(events)
+app.add_typer(workflow)
+app.add_typer(namespace)
+app.add_typer(worker)
+app.add_typer(queue)
+app.command("completion")(completion)
 
 
 @app.callback()
@@ -67,12 +76,13 @@ def _global_options(
     ctx: typer.Context,
     api_url: ApiUrlOption = None,
     output: OutputOption = None,
+    namespace: NamespaceOption = None,
     show_version: Annotated[
         bool,
         typer.Option("--version", is_eager=True, callback=_show_version, help="Print the version and exit."),
     ] = False,
 ) -> None:
-    ctx.obj = GlobalOptions(api_url, output)
+    ctx.obj = GlobalOptions(api_url, output, namespace)
 
 
 def main() -> None:

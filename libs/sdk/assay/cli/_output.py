@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import typer
@@ -50,6 +51,36 @@ def table(columns: list[str], rows: list[list[str | Text]]) -> None:
     for row in rows:
         grid.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in row))
     out.print(grid)
+
+
+def fields(pairs: list[tuple[str, str]]) -> None:
+    """One record as aligned `name  value` lines."""
+    grid = Table(box=None, pad_edge=False, show_edge=False, show_header=False)
+    grid.add_column(style="bold")
+    grid.add_column()
+    for name, value in pairs:
+        grid.add_row(Text(name), Text(value))
+    out.print(grid)
+
+
+def collection(items: list[Any], output: OutputFormat, whole: Any = None) -> None:
+    """Print a list as json or yaml (`whole`, e.g. the page with its cursor, else the items) or
+    as jsonl, one item a line. Table callers draw their own."""
+    if output is OutputFormat.jsonl:
+        for item in items:
+            document(item, output)
+    else:
+        document(items if whole is None else whole, output)
+
+
+def compact(value: Any) -> str:
+    """A JSON value on one line, for a table cell."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def timestamp(moment: datetime) -> str:
+    """A time in UTC to the second, as ISO 8601 (`2026-01-02T03:04:05Z`)."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:

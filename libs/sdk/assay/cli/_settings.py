@@ -25,7 +25,10 @@ EXIT_USAGE = 64
 CONFIG_ENV = "ASSAY_CLI_CONFIG"
 API_URL_ENV = "ASSAY_API_URL"
 OUTPUT_ENV = "ASSAY_OUTPUT"
-CONFIG_KEYS = ("api_url", "output")
+NAMESPACE_ENV = "ASSAY_NAMESPACE"
+CONFIG_KEYS = ("api_url", "output", "namespace")
+#: The namespace commands act in when none is given.
+DEFAULT_NAMESPACE = "main"
 
 
 class OutputFormat(StrEnum):
@@ -66,6 +69,16 @@ OutputOption = Annotated[
         "then table on a terminal and json otherwise.",
     ),
 ]
+NamespaceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--namespace",
+        "-n",
+        metavar="NS",
+        show_default=False,
+        help=f"The namespace to act in. Else ${NAMESPACE_ENV}, the config file, {DEFAULT_NAMESPACE}.",
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -74,16 +87,21 @@ class GlobalOptions:
 
     api_url: str | None = None
     output: OutputFormat | None = None
+    namespace: str | None = None
 
 
 @dataclass(frozen=True)
 class CliSettings:
     api_url: str
     output: OutputFormat
+    namespace: str = DEFAULT_NAMESPACE
 
 
 def resolve(
-    ctx: typer.Context, api_url: str | None = None, output: OutputFormat | None = None
+    ctx: typer.Context,
+    api_url: str | None = None,
+    output: OutputFormat | None = None,
+    namespace: str | None = None,
 ) -> CliSettings:
     """The settings for this command: its flags, then the global flags, env, config file, defaults."""
     given = ctx.find_object(GlobalOptions) or GlobalOptions()
@@ -98,7 +116,14 @@ def resolve(
         chosen = _output_format(name)
     if chosen is None:
         chosen = OutputFormat.table if sys.stdout.isatty() else OutputFormat.json
-    return CliSettings(url.rstrip("/"), chosen)
+    space = (
+        namespace
+        or given.namespace
+        or os.environ.get(NAMESPACE_ENV)
+        or config.get("namespace")
+        or DEFAULT_NAMESPACE
+    )
+    return CliSettings(url.rstrip("/"), chosen, space)
 
 
 def config_path() -> Path | None:
