@@ -18,11 +18,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from assay_common.disconnects import stop, unless_disconnected
 from assay_common.errors import BadGateway, GatewayTimeout, Unavailable
 from assay_common.internal_auth import INTERNAL_TOKEN_HEADER, InternalTokenMinter, Principal
 from assay_common.service import shutting_down
 from assay_common.telemetry import inject_trace_headers
-from assay_gateway.disconnects import stop, unless_disconnected
 from assay_gateway.upstreams import Upstreams
 
 log = logging.getLogger("assay.gateway.proxy")

@@ -9,8 +9,8 @@ import orjson
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from assay_common.disconnects import stop, unless_disconnected
 from assay_common.service import shutting_down
-from assay_gateway.disconnects import stop, unless_disconnected
 from assay_gateway.feed import EventFeed, EventFilter, StreamEvent
 
 #: Tells a browser's EventSource how soon to reconnect (ms) after the connection drops.

@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from assay_common.disconnects import unless_disconnected
 from assay_common.problems import problems
 from assay_workflow.api.deps import engine, refuse_if_all_stale
 from assay_workflow.domain.activity_tasks import ActivityOutcome, ActivityTasks
@@ -107,9 +108,14 @@ def activity_tasks(found: Engine = Depends(engine)) -> ActivityTasks:
 @router.post(
     "/poll", response_model=PollOut, responses=problems(404, 422), summary="Claim activity tasks (long-poll)"
 )
-async def poll_activity_tasks(body: PollIn, domain: ActivityTasks = Depends(activity_tasks)) -> PollOut:
-    tasks = await domain.poll(body.worker_id, body.max_tasks, body.wait_seconds)
-    return PollOut(tasks=[ActivityTaskOut.of(t) for t in tasks])
+async def poll_activity_tasks(
+    body: PollIn, request: Request, domain: ActivityTasks = Depends(activity_tasks)
+) -> PollOut:
+    # A worker that died mid-poll must not have tasks claimed on its behalf.
+    tasks = await unless_disconnected(
+        request.receive, domain.poll(body.worker_id, body.max_tasks, body.wait_seconds)
+    )
+    return PollOut(tasks=[ActivityTaskOut.of(t) for t in tasks or []])
 
 
 @router.post(

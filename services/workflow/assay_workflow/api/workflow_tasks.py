@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from assay_common.disconnects import unless_disconnected
 from assay_common.problems import problems
 from assay_workflow.api.activity_tasks import ActivityTaskOut
 from assay_workflow.api.deps import engine, refuse_if_all_stale
@@ -114,10 +115,15 @@ def workflow_tasks(found: Engine = Depends(engine)) -> WorkflowTasks:
 @router.post(
     "/poll", response_model=PollOut, responses=problems(404, 422), summary="Claim workflow tasks (long-poll)"
 )
-async def poll_workflow_tasks(body: PollIn, domain: WorkflowTasks = Depends(workflow_tasks)) -> PollOut:
+async def poll_workflow_tasks(
+    body: PollIn, request: Request, domain: WorkflowTasks = Depends(workflow_tasks)
+) -> PollOut:
     cached = {c.run_id: c.last_seq for c in body.cached}
-    tasks = await domain.poll(body.worker_id, body.max_tasks, body.wait_seconds, cached)
-    return PollOut(tasks=[WorkflowTaskOut.of(t) for t in tasks])
+    # A worker that died mid-poll must not have tasks claimed on its behalf.
+    tasks = await unless_disconnected(
+        request.receive, domain.poll(body.worker_id, body.max_tasks, body.wait_seconds, cached)
+    )
+    return PollOut(tasks=[WorkflowTaskOut.of(t) for t in tasks or []])
 
 
 @router.post(
