@@ -419,9 +419,11 @@ class WorkflowContext:
         return _Signal(self, name, timer_seq)
 
     def side_effect(self, fn: Callable[[], T]) -> T:
-        """Run `fn` once and record its JSON result (`None` included) in the history; replays
-        return the recorded value without calling `fn` again. For ids, random choices, reads of
-        the wall clock… anything that must not change on replay."""
+        """Run `fn` and record its JSON result (`None` included) in the history; once recorded,
+        replays return that value without calling `fn` again. For ids, random choices, reads of
+        the wall clock… anything that must not change on replay. Should the worker die after
+        `fn` ran but before the task's completion was committed, `fn` runs again on the next
+        attempt: keep it free of effects outside the workflow (use an activity for those)."""
         self._side_effect_seq += 1
         seq = self._side_effect_seq
         if seq in self._side_effects:
