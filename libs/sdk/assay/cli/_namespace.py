@@ -9,7 +9,7 @@ from rich.text import Text
 
 from assay.cli import _output
 from assay.cli._api import ask
-from assay.cli._settings import ApiUrlOption, OutputFormat, OutputOption, resolve
+from assay.cli._settings import ApiUrlOption, CursorOption, OutputFormat, OutputOption, resolve
 from assay.client import Namespace
 
 namespace = typer.Typer(name="namespace", help="Create, list and delete namespaces.", no_args_is_help=True)
@@ -36,12 +36,7 @@ def create(
 def list_namespaces(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(min=1, max=500, metavar="N", help="At most N namespaces.")] = 100,
-    cursor: Annotated[
-        str | None,
-        typer.Option(
-            metavar="CURSOR", show_default=False, help="The next page: the cursor the last one gave."
-        ),
-    ] = None,
+    cursor: CursorOption = None,
     api_url: ApiUrlOption = None,
     output: OutputOption = None,
 ) -> None:

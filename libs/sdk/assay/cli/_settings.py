@@ -69,6 +69,10 @@ OutputOption = Annotated[
         "then table on a terminal and json otherwise.",
     ),
 ]
+CursorOption = Annotated[
+    str | None,
+    typer.Option(metavar="CURSOR", show_default=False, help="The next page: the cursor the last one gave."),
+]
 NamespaceOption = Annotated[
     str | None,
     typer.Option(

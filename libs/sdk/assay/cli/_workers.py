@@ -9,7 +9,14 @@ from rich.text import Text
 
 from assay.cli import _output
 from assay.cli._api import ask
-from assay.cli._settings import ApiUrlOption, NamespaceOption, OutputFormat, OutputOption, resolve
+from assay.cli._settings import (
+    ApiUrlOption,
+    CursorOption,
+    NamespaceOption,
+    OutputFormat,
+    OutputOption,
+    resolve,
+)
 
 worker = typer.Typer(name="worker", help="The workers registered in a namespace.", no_args_is_help=True)
 queue = typer.Typer(name="queue", help="The task queues of a namespace.", no_args_is_help=True)
@@ -19,12 +26,7 @@ queue = typer.Typer(name="queue", help="The task queues of a namespace.", no_arg
 def list_workers(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(min=1, max=500, metavar="N", help="At most N workers.")] = 100,
-    cursor: Annotated[
-        str | None,
-        typer.Option(
-            metavar="CURSOR", show_default=False, help="The next page: the cursor the last one gave."
-        ),
-    ] = None,
+    cursor: CursorOption = None,
     namespace: NamespaceOption = None,
     api_url: ApiUrlOption = None,
     output: OutputOption = None,

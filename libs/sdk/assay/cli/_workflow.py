@@ -15,6 +15,7 @@ from assay.cli._settings import (
     EXIT_TIMEOUT,
     ApiUrlOption,
     CliSettings,
+    CursorOption,
     NamespaceOption,
     OutputFormat,
     OutputOption,
@@ -99,12 +100,7 @@ def list_runs(
         str | None, typer.Option("--type", metavar="TYPE", show_default=False, help="Only runs of this type.")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=500, metavar="N", help="At most N runs.")] = 50,
-    cursor: Annotated[
-        str | None,
-        typer.Option(
-            metavar="CURSOR", show_default=False, help="The next page: the cursor the last one gave."
-        ),
-    ] = None,
+    cursor: CursorOption = None,
     namespace: NamespaceOption = None,
     api_url: ApiUrlOption = None,
     output: OutputOption = None,
