@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from assay.local import LocalPlatform, PlatformOptions, free_port
-from assay.local.platform import ManagedProcess, nats_server_binary, wait_for_nats
+from assay.local.platform import start_nats_server
 from assay_common.events.subjects import Subjects
 
 TEST_DB = os.environ.get("ASSAY_TEST_DB", "sqlite")
@@ -84,17 +84,8 @@ async def nats_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
         yield NatsServer(SYSTEM_NATS_URL, run_subjects())
         return
     directory = tmp_path_factory.mktemp("nats")
-    port = free_port()
-    server = ManagedProcess(
-        "nats",
-        [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(directory)],
-        {},
-        directory / "nats.log",
-        ready_url=None,
-    )
-    await server.spawn()
-    url = f"nats://127.0.0.1:{port}"
-    await wait_for_nats(url, server, asyncio.get_running_loop().time() + 20)
+    deadline = asyncio.get_running_loop().time() + 20
+    server, url = await start_nats_server(directory, directory / "nats.log", deadline)
     yield NatsServer(url, run_subjects())
     await server.stop()
 

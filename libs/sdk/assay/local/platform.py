@@ -89,6 +89,23 @@ async def wait_for_nats(url: str, server: ManagedProcess, deadline: float) -> No
             await asyncio.sleep(0.05)
 
 
+async def start_nats_server(store: Path, log_path: Path, deadline: float) -> tuple[ManagedProcess, str]:
+    """A nats-server with JetStream on a free loopback port, its store in `store`; returns the
+    running process and its URL once it answers JetStream requests."""
+    port = free_port()
+    url = f"nats://127.0.0.1:{port}"
+    server = ManagedProcess(
+        "nats",
+        [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
+        {},
+        log_path,
+        ready_url=None,
+    )
+    await server.spawn()
+    await wait_for_nats(url, server, deadline)
+    return server, url
+
+
 class ManagedProcess:
     """One child process with its log file, readiness URL and restart bookkeeping."""
 
@@ -227,18 +244,9 @@ class LocalPlatform:
         self._supervisor = asyncio.create_task(self._supervise(), name="assay-supervisor")
 
     async def _start_nats(self, deadline: float) -> None:
-        port = free_port()
-        store = self.data_dir / "nats"
-        self.nats_url = f"nats://127.0.0.1:{port}"
-        self.nats = ManagedProcess(
-            "nats",
-            [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
-            {},
-            self.log_dir / "nats.log",
-            ready_url=None,
+        self.nats, self.nats_url = await start_nats_server(
+            self.data_dir / "nats", self.log_dir / "nats.log", deadline
         )
-        await self.nats.spawn()
-        await wait_for_nats(self.nats_url, self.nats, deadline)
 
     def _ensure_internal_keys(self) -> tuple[Path, Path]:
         """The gateway's token-signing key pair, made once per data directory (mode 0600)."""
