@@ -31,7 +31,10 @@ async def wait_for(
         waiter = asyncio.create_task(wakeups.wait(topic, max(remaining, 0)))
         await asyncio.sleep(0)
         try:
-            found, due_at = await look()
+            # A poll may be cancelled (its caller hung up) at any moment, but never inside a
+            # transaction: a cut-short transaction can leave its connection holding SQLite's
+            # write lock. The look runs to its end; only the wait between looks is cancellable.
+            found, due_at = await asyncio.shield(asyncio.ensure_future(look()))
             if found is not None or remaining <= 0 or wakeups.is_closing:
                 return found
             timeout = remaining
