@@ -126,6 +126,10 @@ class Up:
 
         async def healthy() -> bool:
             assert self.process.returncode is None, f"assay up exited:\n{self.output}\n{self.stderr}"
+            # Healthy as seen by a client, and announced by `assay up` (it prints once it has seen
+            # the same readiness itself, a moment later).
+            if "Assay is ready" not in self.output:
+                return False
             response = await self.health()
             if response is not None and response.status_code == 200:
                 answer.update(response.json())
