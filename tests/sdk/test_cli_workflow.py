@@ -488,3 +488,128 @@ async def test_state_children_and_the_result_of_a_run_its_worker_completed(
     assert [(k["workflow_id"], k["workflow_type"]) for k in kids.json()] == [("kid", "charge")]
     assert result.code == 0, result.stderr
     assert result.json() == {"total": 42}
+
+
+async def test_continue_as_new_starts_a_successor_with_the_same_or_a_new_input(
+    cli: Cli, stack: Stack, namespace: str
+) -> None:
+    body = {"workflow_type": "never", "workflow_id": "looped", "namespace": namespace, "input": {"round": 1}}
+    first = (await stack.client.post("/api/v1/workflows", json=body)).json()
+    api = ("--api-url", stack.url, "-n", namespace, "workflow", "continue-as-new", "looped")
+
+    same = await cli.run(*api)
+    same_run = await describe(stack, namespace, "looped")
+    given = await cli.run(*api, "--input", '{"round": 2}', "-o", "table")
+    given_run = await describe(stack, namespace, "looped")
+
+    assert same.code == 0, same.stderr
+    assert same.json() == {"workflow_id": "looped", "run_id": same_run["run_id"]}
+    assert same_run["run_id"] != first["run_id"]
+    assert (same_run["input"], same_run["continued_from_run_id"]) == ({"round": 1}, first["run_id"])
+    assert given.code == 0, given.stderr
+    assert [line.split() for line in given.lines()] == [
+        ["Workflow", "ID", "looped"],
+        ["Run", "ID", given_run["run_id"]],
+    ]
+    assert given_run["input"] == {"round": 2}
+
+
+async def test_continue_as_new_of_a_closed_run_exits_1(cli: Cli, stack: Stack, namespace: str) -> None:
+    await start(stack, namespace, "finished")
+    await stack.client.post("/api/v1/workflows/finished/terminate", params={"namespace": namespace}, json={})
+
+    result = await cli.run("--api-url", stack.url, "-n", namespace, "workflow", "continue-as-new", "finished")
+
+    assert result.code == 1
+    assert "409 workflow_closed" in result.stderr
+
+
+async def fail_by_an_activity(stack: Stack, namespace: str, workflow_id: str) -> str:
+    """Start `workflow_id` and act as its worker: its activity `charge` fails for good, and so
+    does the run. Returns the failed run's id."""
+    body = {"workflow_type": "pay", "workflow_id": workflow_id, "namespace": namespace}
+    started = (await stack.client.post("/api/v1/workflows", json=body)).json()
+    registration = {"namespace": namespace, "workflow_types": ["pay"], "activity_names": ["charge"]}
+    worker = (await stack.client.post("/api/v1/workers", json=registration)).json()["worker_id"]
+
+    async def next_task() -> Any:
+        poll = {"worker_id": worker, "wait_seconds": 10}
+        (task,) = (await stack.client.post("/api/v1/workflow-tasks/poll", json=poll)).json()["tasks"]
+        return task
+
+    async def complete(task: Any, command: dict[str, Any]) -> Any:
+        completion = {
+            "worker_id": worker,
+            "completions": [{"task_token": task["task_token"], "commands": [command]}],
+        }
+        response = await stack.client.post("/api/v1/workflow-tasks/complete", json=completion)
+        assert response.status_code == 200, response.text
+        return response.json()["results"][0]
+
+    schedule = {
+        "type": "schedule_activity",
+        "activity_seq": 1,
+        "name": "charge",
+        "retry": {"max_attempts": 1},
+    }
+    (charge,) = (await complete(await next_task(), schedule))["activity_tasks"]
+    declined = {
+        "worker_id": worker,
+        "results": [{"task_token": charge["task_token"], "error": {"message": "no"}}],
+    }
+    assert (await stack.client.post("/api/v1/activity-tasks/complete", json=declined)).status_code == 200
+    await complete(await next_task(), {"type": "fail_workflow", "error": {"message": "no"}})
+    await stack.client.delete(f"/api/v1/workers/{worker}")
+    assert (await describe(stack, namespace, workflow_id))["status"] == "FAILED"
+    return str(started["run_id"])
+
+
+async def test_retry_starts_a_new_run_from_the_failed_activity(
+    cli: Cli, stack: Stack, namespace: str
+) -> None:
+    failed_run_id = await fail_by_an_activity(stack, namespace, "paying")
+    api = ("--api-url", stack.url, "-n", namespace, "workflow", "retry", "paying")
+
+    result = await cli.run(*api, "--requested-by", "ada", "--reason", "card fixed")
+    again = await cli.run(*api, "--requested-by", "ada", "--reason", "twice", "-o", "table")
+
+    assert result.code == 0, result.stderr
+    run = await describe(stack, namespace, "paying")
+    assert result.json() == {
+        "workflow_id": "paying",
+        "run_id": run["run_id"],
+        "failed_run_id": failed_run_id,
+        "activity_seq": 1,
+        "status": "RUNNING",
+    }
+    last = (await history(stack, namespace, "paying"))[-1]
+    assert (last["type"], last["attributes"]["requested_by"], last["attributes"]["reason"]) == (
+        "ActivityRetryRequested",
+        "ada",
+        "card fixed",
+    )
+    assert again.code == 1
+    assert "409 workflow_not_retryable" in again.stderr
+
+
+async def test_retry_as_a_table_and_its_required_options(cli: Cli, stack: Stack, namespace: str) -> None:
+    failed_run_id = await fail_by_an_activity(stack, namespace, "tabled-retry")
+    api = ("--api-url", stack.url, "-n", namespace, "workflow", "retry", "tabled-retry")
+
+    without_reason = await cli.run(*api, "--requested-by", "ada")
+    blank = await cli.run(*api, "--requested-by", " ", "--reason", "fixed")
+    table = await cli.run(*api, "--requested-by", "ada", "--reason", "fixed", "-o", "table")
+
+    assert without_reason.code == 64
+    assert "--reason" in without_reason.stderr
+    assert blank.code == 1
+    assert "422" in blank.stderr
+    assert table.code == 0, table.stderr
+    run = await describe(stack, namespace, "tabled-retry")
+    assert [line.split() for line in table.lines()] == [
+        ["Workflow", "ID", "tabled-retry"],
+        ["Run", "ID", run["run_id"]],
+        ["Failed", "run", "ID", failed_run_id],
+        ["Activity", "1"],
+        ["Status", "RUNNING"],
+    ]

@@ -44,7 +44,7 @@ async def insert_ready_run(db: Database, workflow_id: str) -> bool:
                 "task_attempt": 1,
             },
         )
-    return inserted
+    return inserted is not None
 
 
 async def test_each_workflow_task_is_claimed_by_exactly_one_worker(db: Database) -> None:

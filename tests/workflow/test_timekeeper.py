@@ -12,11 +12,11 @@ from assay_common.events.outbox import Outbox
 from assay_common.events.subjects import Subjects
 from assay_common.events.wakeups import Wakeups
 from assay_workflow.app import MIGRATIONS
-from assay_workflow.domain.engine import Engine
+from assay_workflow.domain.engine import Engine, WorkflowTask
 from assay_workflow.domain.errors import WorkerNotFound
 from assay_workflow.domain.timekeeper import Timekeeper
 from assay_workflow.domain.workers import Registration, Workers
-from assay_workflow.domain.workflow_tasks import Completion, WorkflowTask, WorkflowTasks
+from assay_workflow.domain.workflow_tasks import Completion, WorkflowTasks
 from assay_workflow.domain.workflows import StartRequest, Workflows
 from assay_workflow.settings import WorkflowSettings
 from assay_workflow.store import tables

@@ -7,6 +7,7 @@ Each service owns one `Database`: on Postgres its tables live in a schema named 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 import zlib
@@ -222,11 +223,14 @@ def run_migrations_from_env() -> None:
         context.run_migrations()
 
 
-def insert_ignoring_conflict(backend: str, table: sa.Table, values: dict[str, Any]) -> sa.Insert:
-    """An INSERT that does nothing when the row's key already exists (`backend`: dialect name)."""
-    if backend == "postgresql":
-        return postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    return sqlite.insert(table).values(**values).on_conflict_do_nothing()
+@functools.cache
+def insert_ignoring_conflict(backend: str, table: sa.Table, *, returning: bool = False) -> sa.Insert:
+    """An INSERT that does nothing when the row's key already exists (`backend`: dialect name),
+    returning the inserted row when asked. Execute it with the row as parameters: built once, it
+    skips SQLAlchemy's statement construction on every call."""
+    dialect_insert = postgresql.insert if backend == "postgresql" else sqlite.insert
+    statement = dialect_insert(table).on_conflict_do_nothing()
+    return statement.returning(*table.c) if returning else statement
 
 
 async def wait_until_reachable(db: Database, timeout: float) -> None:

@@ -122,12 +122,12 @@ class VersionInfo(BaseModel):
     python: str
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
 
 
-def caller(request: Request) -> Principal:
+async def caller(request: Request) -> Principal:
     """The principal the gateway vouched for (set by the internal-token check)."""
     principal: Principal = request.state.principal
     return principal
@@ -208,6 +208,9 @@ def create_service_app(definition: ServiceDefinition) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # Our TelemetryMiddleware makes the request span and the metrics; FastAPI's own would
+        # make a second set of both on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.shutting_down = asyncio.Event()
     install_problem_handlers(app)

@@ -45,6 +45,8 @@ DEFAULT_RETRY_SECONDS = 1.0
 STREAM_SILENCE_SECONDS = 60.0
 #: Answers that mean "try again shortly" while a platform (re)starts.
 _TRANSIENT_STATUSES = frozenset({502, 503, 504})
+#: `Workflows.continue_as_new` without an input: the new run gets the closing run's.
+SAME_INPUT: Any = object()
 
 
 class ClientError(Exception):
@@ -160,6 +162,18 @@ class StartedWorkflow(BaseModel):
 
     workflow_id: str
     run_id: str
+
+
+class RetriedWorkflow(BaseModel):
+    """The run an operator retry started; the failed run stays `FAILED`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    workflow_id: str
+    run_id: str = Field(description="The new run, which runs the failed activity again")
+    failed_run_id: str
+    activity_seq: int = Field(description="The activity that runs again, from attempt 1")
+    status: str
 
 
 class WorkflowPage(BaseModel):
@@ -476,6 +490,49 @@ class Workflows:
         """End the open run at once, `TERMINATED`, without running any more of its code."""
         path = _path(workflow_id, "terminate")
         await self._client.call("POST", path, params=_run(namespace, run_id), body={"reason": reason})
+
+    async def continue_as_new(
+        self,
+        workflow_id: str,
+        input: Any = SAME_INPUT,
+        *,
+        namespace: str = "main",
+        run_id: str | None = None,
+    ) -> StartedWorkflow:
+        """Close the open run `CONTINUED_AS_NEW`, as its code's `ctx.continue_as_new` would, and
+        start its successor (same workflow id, type, queue and search attributes, a fresh history)
+        with `input`; without `input`, with the closing run's input. Raises `ApiError` 409
+        `workflow_closed` when the run is closed."""
+        body: dict[str, Any] = {} if input is SAME_INPUT else {"input": input}
+        if run_id is not None:
+            body["run_id"] = run_id
+        answer = await self._client.call(
+            "POST", _path(workflow_id, "continue-as-new"), params={"namespace": namespace}, body=body
+        )
+        return StartedWorkflow.model_validate(answer)
+
+    async def retry(
+        self,
+        workflow_id: str,
+        *,
+        requested_by: str,
+        reason: str,
+        namespace: str = "main",
+        run_id: str | None = None,
+    ) -> RetriedWorkflow:
+        """Retry the workflow's failed latest run from the activity whose failure ended it: a new
+        run of the same workflow id takes the failed run's history up to that failure, runs the
+        activity again from attempt 1 and goes on from there; the failed run stays `FAILED`.
+        `requested_by` and `reason` (neither blank) are recorded in the new run's history. Raises
+        `ApiError` 409 `workflow_not_retryable` when the latest run is not `FAILED`, did not fail
+        because of an activity, or is a child workflow."""
+        answer = await self._client.call(
+            "POST",
+            _path(workflow_id, "retry"),
+            params=_run(namespace, run_id),
+            body={"requested_by": requested_by, "reason": reason},
+        )
+        return RetriedWorkflow.model_validate(answer)
 
     async def query_state(
         self, workflow_id: str, *, namespace: str = "main", run_id: str | None = None

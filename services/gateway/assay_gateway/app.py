@@ -6,7 +6,13 @@ from fastapi import FastAPI
 
 from assay_common.errors import ConfigError
 from assay_common.internal_auth import InternalTokenMinter, load_private_key
-from assay_common.service import Runtime, ServiceDefinition, create_service_app, distribution_version
+from assay_common.service import (
+    Runtime,
+    ServiceDefinition,
+    create_service_app,
+    distribution_version,
+    shutting_down,
+)
 from assay_gateway.api import events, openapi, proxy, status
 from assay_gateway.gateway import Gateway
 from assay_gateway.openapi_merge import OpenApiCatalog
@@ -25,12 +31,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     async def on_start(rt: Runtime, app: FastAPI) -> None:
         upstreams = Upstreams.of(create_client(settings), settings)
+        forwarder = Proxy(upstreams, minter)
+        rt.start_background("proxy-stop", forwarder.stop_on(shutting_down(app)))
         app.state.gateway = Gateway(
             settings=settings,
             version=version,
             bus=rt.bus,
             upstreams=upstreams,
-            proxy=Proxy(upstreams, minter),
+            proxy=forwarder,
             catalog=OpenApiCatalog(
                 upstreams,
                 app.openapi,

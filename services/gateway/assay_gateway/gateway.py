@@ -23,7 +23,7 @@ class Gateway:
     catalog: OpenApiCatalog
 
 
-def gateway(request: Request) -> Gateway:
+async def gateway(request: Request) -> Gateway:
     """FastAPI dependency: the running gateway (set up at start-up by `create_app`)."""
     state: Gateway = request.app.state.gateway
     return state

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
 import httpx
 from opentelemetry import trace
@@ -18,10 +19,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from assay_common.disconnects import stop, unless_disconnected
+from assay_common.disconnects import unless_disconnected
 from assay_common.errors import BadGateway, GatewayTimeout, Unavailable
 from assay_common.internal_auth import INTERNAL_TOKEN_HEADER, InternalTokenMinter, Principal
-from assay_common.service import shutting_down
 from assay_common.telemetry import inject_trace_headers
 from assay_gateway.upstreams import Upstreams
 
@@ -60,6 +60,9 @@ _REPLACED_ON_REQUEST = frozenset(
 )
 _INTERNAL_PREFIX = b"x-assay-"
 CLIENT_CLOSED_REQUEST = 499
+#: Answers up to this size (with a Content-Length) are read whole and sent on in one piece; larger
+#: or open-ended ones (event streams) are streamed.
+BUFFERED_ANSWER_BYTES = 256 * 1024
 
 #: Response fields the gateway's own server and middleware write; the service's copies would repeat them.
 _REPLACED_ON_RESPONSE = frozenset({b"date", b"server", b"x-request-id"})
@@ -116,8 +119,10 @@ async def _read_then_signal(body: AsyncIterator[bytes], done: asyncio.Event) -> 
     done.set()
 
 
-async def _close(upstream: httpx.Response) -> None:
-    await upstream.aclose()
+async def _discard(answer: Response) -> None:
+    """Release an answer nobody is left to receive."""
+    if isinstance(answer, UpstreamResponse):
+        await answer.upstream.aclose()
 
 
 class UpstreamResponse(Response):
@@ -151,6 +156,16 @@ class UpstreamResponse(Response):
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
+class BufferedResponse(Response):
+    """A service's answer read whole: sent to the client in one go."""
+
+    def __init__(self, upstream: httpx.Response, body: bytes) -> None:
+        self.status_code = upstream.status_code
+        self.background = None
+        self.body = body
+        self.raw_headers = response_headers(upstream.headers.raw)
+
+
 class GatewayStopping(Unavailable):
     code = "gateway_stopping"
     title = "The gateway is stopping"
@@ -160,6 +175,8 @@ class Proxy:
     def __init__(self, upstreams: Upstreams, minter: InternalTokenMinter) -> None:
         self.upstreams = upstreams
         self.minter = minter
+        self._in_flight: set[asyncio.Task[Any]] = set()
+        self._stopping = False
 
     async def forward(self, request: Request, service: str, principal: Principal) -> Response:
         """Send `request` to `service` on behalf of `principal`; 502 if it is down, 504 if it is slow."""
@@ -187,40 +204,57 @@ class Proxy:
             try:
                 # A client that gives up (a worker's long-poll, say) is not answered by the service
                 # for nobody: the upstream request is cancelled with it.
-                upstream = await unless_disconnected(
+                answer = await unless_disconnected(
                     request.receive,
-                    self._send(outgoing, service, shutting_down(request.app)),
+                    self._exchange(outgoing, service),
                     listen_after=body_read,
-                    discard=_close,
+                    discard=_discard,
                 )
             except ClientDisconnect:
-                upstream = None
-        if upstream is None:
+                answer = None
+        if answer is None:
             # Nobody is left to answer; the status is for the metrics (nginx's "client closed request").
             return Response(status_code=CLIENT_CLOSED_REQUEST)
-        return UpstreamResponse(upstream, service)
+        return answer
 
-    async def _send(self, outgoing: httpx.Request, service: str, stopping: asyncio.Event) -> httpx.Response:
-        sending = asyncio.create_task(self.upstreams.client.send(outgoing, stream=True))
-        stop_waiting = asyncio.create_task(stopping.wait())
-        try:
-            await asyncio.wait({sending, stop_waiting}, return_when=asyncio.FIRST_COMPLETED)
-        except BaseException:
-            # Cancelled (the client left): the request to the service goes too, and an answer that
-            # arrived at that very moment gives its connection back to the pool.
-            await stop(stop_waiting)
-            await stop(sending)
-            if not sending.cancelled() and sending.exception() is None:
-                await sending.result().aclose()
-            raise
-        await stop(stop_waiting)
-        if not sending.done():
-            await stop(sending)
-        if sending.cancelled():
-            # The server waits for open requests before it stops; a long-poll must not hold it up.
+    async def stop_on(self, stopping: asyncio.Event) -> None:
+        """Once `stopping` is set, cut short every exchange still waiting for its service: the
+        server waits for open requests before it stops, and a long-poll must not hold it up."""
+        await stopping.wait()
+        self._stopping = True
+        for exchange in self._in_flight:
+            exchange.cancel()
+
+    async def _exchange(self, outgoing: httpx.Request, service: str) -> Response:
+        """The service's answer: read whole when it is small (most API answers), streamed otherwise."""
+        if self._stopping:
             raise GatewayStopping("the gateway is restarting; send the request again")
+        current = asyncio.current_task()
+        assert current is not None
+        self._in_flight.add(current)
         try:
-            return sending.result()
+            upstream = await self._send(outgoing, service)
+            length = upstream.headers.get("content-length")
+            if length is None or not length.isdigit() or int(length) > BUFFERED_ANSWER_BYTES:
+                return UpstreamResponse(upstream, service)
+            try:
+                body = await upstream.aread()
+            except httpx.HTTPError as exc:
+                log.warning("%s broke off its answer: %s", service, type(exc).__name__)
+                raise BadGateway(f"the {service} service broke off its answer") from None
+            finally:
+                await upstream.aclose()
+            return BufferedResponse(upstream, body)
+        except asyncio.CancelledError:
+            if self._stopping:
+                raise GatewayStopping("the gateway is restarting; send the request again") from None
+            raise
+        finally:
+            self._in_flight.discard(current)
+
+    async def _send(self, outgoing: httpx.Request, service: str) -> httpx.Response:
+        try:
+            return await self.upstreams.client.send(outgoing, stream=True)
         except httpx.ConnectTimeout:
             raise BadGateway(f"the {service} service did not accept a connection in time") from None
         except httpx.TimeoutException:

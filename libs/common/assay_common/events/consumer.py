@@ -136,12 +136,9 @@ class EventConsumer:
 
     async def _handle_once(self, event: CloudEvent) -> str:
         async with self.db.transaction() as tx:
-            marker = insert_ignoring_conflict(
-                self.db.backend,
-                self.processed,
-                {"consumer": self.durable, "event_id": event.id, "processed_at": utcnow()},
-            )
-            if (await tx.execute(marker)).rowcount == 0:
+            marker = insert_ignoring_conflict(self.db.backend, self.processed)
+            row = {"consumer": self.durable, "event_id": event.id, "processed_at": utcnow()}
+            if (await tx.execute(marker, row)).rowcount == 0:
                 return "duplicate"
             await self.handler(tx, event)
         return "handled"

@@ -52,6 +52,7 @@ class Outbox:
         self.service = service
         self.table = table
         self.subjects = subjects
+        self._insert = table.insert()  # built once: see assay_common.db.insert_ignoring_conflict
         # Set by the relay so that a commit wakes it at once.
         self.on_commit: Callable[[], None] = _noop
 
@@ -82,15 +83,14 @@ class Outbox:
             if audit
             else self.subjects.event(self.service, namespace, data.event_name)
         )
-        await tx.execute(
-            self.table.insert().values(
-                id=event.id,
-                subject=nats_subject,
-                body=event.to_json(),
-                traceparent=event.traceparent,
-                created_at=event.time,
-            )
-        )
+        row = {
+            "id": event.id,
+            "subject": nats_subject,
+            "body": event.to_json(),
+            "traceparent": event.traceparent,
+            "created_at": event.time,
+        }
+        await tx.execute(self._insert, row)
         tx.after_commit(self.on_commit)
         return event
 

@@ -1,4 +1,4 @@
-"""`assay workflow …`: start, inspect, signal, stop and await workflow runs."""
+"""`assay workflow …`: start, inspect, signal, stop, continue, retry and await workflow runs."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from assay.cli._settings import (
     OutputOption,
     resolve,
 )
-from assay.client import AssayClient
+from assay.client import SAME_INPUT, AssayClient, StartedWorkflow
 from assay.workflow._history import HistoryEvent
 
 workflow = typer.Typer(
@@ -78,10 +78,7 @@ def start(
                 search_attributes=attributes,
             ),
         )
-    if settings.output is OutputFormat.table:
-        _output.fields([("Workflow ID", started.workflow_id), ("Run ID", started.run_id)])
-    else:
-        _output.document(started.model_dump(mode="json"), settings.output)
+    _started(settings, started)
 
 
 @workflow.command("list")
@@ -343,6 +340,75 @@ def terminate(
     _accepted(settings, workflow_id, f"Workflow {workflow_id!r} terminated.")
 
 
+@workflow.command("continue-as-new")
+def continue_as_new(
+    ctx: typer.Context,
+    workflow_id: WorkflowIdArgument,
+    input: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            "-i",
+            metavar="JSON",
+            show_default=False,
+            help=f"The new run's input; without it, the closing run's. {JSON_INPUT_HELP}",
+        ),
+    ] = None,
+    namespace: NamespaceOption = None,
+    api_url: ApiUrlOption = None,
+    output: OutputOption = None,
+) -> None:
+    """Close the workflow's open run CONTINUED_AS_NEW and start its successor; print its ids."""
+    payload = SAME_INPUT if input is None else parse_json(input)
+    with _output.reported_errors():
+        settings = resolve(ctx, api_url, output, namespace)
+        started = ask(
+            settings,
+            lambda client: client.workflows.continue_as_new(
+                workflow_id, payload, namespace=settings.namespace
+            ),
+        )
+    _started(settings, started)
+
+
+@workflow.command("retry")
+def retry(
+    ctx: typer.Context,
+    workflow_id: WorkflowIdArgument,
+    requested_by: Annotated[
+        str, typer.Option(metavar="NAME", show_default=False, help="Who asks for the retry, for the history.")
+    ],
+    reason: Annotated[str, typer.Option(metavar="TEXT", show_default=False, help="Why, for the history.")],
+    namespace: NamespaceOption = None,
+    api_url: ApiUrlOption = None,
+    output: OutputOption = None,
+) -> None:
+    """Retry the workflow's FAILED latest run from the activity whose failure ended it.
+
+    A new run of the same workflow id takes the failed run's history up to that failure and runs
+    the activity again from attempt 1; the failed run stays FAILED."""
+    with _output.reported_errors():
+        settings = resolve(ctx, api_url, output, namespace)
+        retried = ask(
+            settings,
+            lambda client: client.workflows.retry(
+                workflow_id, requested_by=requested_by, reason=reason, namespace=settings.namespace
+            ),
+        )
+    if settings.output is OutputFormat.table:
+        _output.fields(
+            [
+                ("Workflow ID", retried.workflow_id),
+                ("Run ID", retried.run_id),
+                ("Failed run ID", retried.failed_run_id),
+                ("Activity", str(retried.activity_seq)),
+                ("Status", retried.status),
+            ]
+        )
+    else:
+        _output.document(retried.model_dump(mode="json"), settings.output)
+
+
 @workflow.command("wait")
 def wait(
     ctx: typer.Context,
@@ -374,6 +440,13 @@ def wait(
         _output.out.print(Text(_output.compact(result)))
     else:
         _output.document(result, settings.output)
+
+
+def _started(settings: CliSettings, started: StartedWorkflow) -> None:
+    if settings.output is OutputFormat.table:
+        _output.fields([("Workflow ID", started.workflow_id), ("Run ID", started.run_id)])
+    else:
+        _output.document(started.model_dump(mode="json"), settings.output)
 
 
 def _accepted(settings: CliSettings, workflow_id: str, message: str) -> None:

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from assay.client import ApiError, ApiUnreachable, AssayClient, ClientError
+from assay.worker._coalesce import Coalescer
 from assay.workflow._activity import ActivityContext, ActivityInfo, current_activity
 from assay.workflow._context import WorkflowInfo, json_value
 from assay.workflow._definitions import ActivityFunction, WorkflowFunction, activity_name, workflow_name
@@ -35,6 +36,9 @@ MAX_BACKOFF_SECONDS = 30.0
 ACTIVITY_HEARTBEAT_SECONDS = 0.5
 #: How often the worker tells the engine it lives (the engine forgets it after 30 s of silence).
 WORKER_HEARTBEAT_SECONDS = 10.0
+#: A history this short replays on the event loop (a thread hop costs more than the replay);
+#: longer ones replay in a thread, so that heartbeats are never held up.
+INLINE_REPLAY_EVENTS = 100
 #: The engine's most tasks per poll.
 MAX_TASKS_PER_POLL = 100
 
@@ -100,12 +104,15 @@ class Worker:
         self._stopped = asyncio.Event()
         self._registering = asyncio.Lock()
         self._activity_threads = ThreadPoolExecutor(max_concurrent_activities, thread_name_prefix="activity")
-        # Replays run off the event loop so that a long history never delays heartbeats.
+        # Long replays run off the event loop so that they never delay heartbeats.
         self._replay_threads = ThreadPoolExecutor(
             min(max_concurrent_workflow_tasks, 8), thread_name_prefix="replay"
         )
         self.worker_id: str | None = None
         self._is_running = False
+        # Completions of many runs share requests when they come together (ARCHITECTURE §6).
+        self._workflow_completions = Coalescer(self._complete_workflow_tasks, MAX_TASKS_PER_POLL)
+        self._activity_completions = Coalescer(self._complete_activities, MAX_TASKS_PER_POLL)
 
     async def run(self) -> None:
         """Register, then work until `shutdown()` (or a fatal error, which is raised). While the
@@ -337,12 +344,12 @@ class Worker:
             attempt=int(task.get("attempt", 1)),
         )
         seen_through = int(task["history_from_seq"]) - 1
-        loop = asyncio.get_running_loop()
+        run_replay = functools.partial(replay, workflow, info, history, seen_through=seen_through)
         try:
-            outcome: TaskOutcome = await loop.run_in_executor(
-                self._replay_threads,
-                functools.partial(replay, workflow, info, history, seen_through=seen_through),
-            )
+            if len(history) <= INLINE_REPLAY_EVENTS:
+                outcome: TaskOutcome = run_replay()
+            else:
+                outcome = await asyncio.get_running_loop().run_in_executor(self._replay_threads, run_replay)
         except Exception as exc:
             self._cache.pop(run_id, None)
             log.exception("workflow task of %s could not be replayed", info.workflow_id)
@@ -353,18 +360,14 @@ class Worker:
             log.error("workflow %s is nondeterministic: %s", info.workflow_id, outcome.nondeterminism)
             await self._fail_workflow_task(token, "nondeterminism", outcome.nondeterminism)
             return None
-        body = {
-            "worker_id": self.worker_id,
-            "completions": [{"task_token": token, "commands": outcome.commands}],
-        }
+        completion = {"task_token": token, "commands": outcome.commands}
         try:
-            answer = await self._client.call("POST", "/api/v1/workflow-tasks/complete", body=body)
+            result = await self._workflow_completions.submit(completion)
         except ClientError as exc:
             # Stale lease or no answer: the engine gives the task out again; our copy may be off.
             self._cache.pop(run_id, None)
             log.warning("completing the workflow task of %s failed: %s", info.workflow_id, exc)
             return None
-        (result,) = answer["results"]
         if result["status"] != "ok" or outcome.is_terminal:
             self._cache.pop(run_id, None)
         else:
@@ -372,6 +375,12 @@ class Worker:
         for activity in result.get("activity_tasks") or []:
             self._start("activity", self._run_activity(activity))
         return result.get("next_task")
+
+    async def _complete_workflow_tasks(self, completions: list[Json]) -> list[Json]:
+        body = {"worker_id": self.worker_id, "completions": completions}
+        answer = await self._client.call("POST", "/api/v1/workflow-tasks/complete", body=body)
+        results: list[Json] = answer["results"]
+        return results
 
     def _accept_workflow_task(self, task: Json) -> Coroutine[Any, Any, None]:
         """Take a polled task's history into the cache at once, before the next poll says what is
@@ -455,18 +464,36 @@ class Worker:
             outcome = _error(token, type(exc).__name__, str(exc))
         finally:
             self._running_activities.pop(token, None)
-        body = {"worker_id": self.worker_id, "results": [outcome]}
         try:
-            await self._client.call("POST", "/api/v1/activity-tasks/complete", body=body)
+            status = await self._activity_completions.submit((outcome, context.info.run_id))
         except ApiError as exc:
             if exc.status != 409:
                 raise
-            # Stale: the activity timed out, was cancelled with its closed run, or went to
-            # another worker; the engine no longer wants this outcome.
-            log.info("the outcome of activity %s came too late: %s", context.info.name, exc.detail)
+            status = "stale"
         except ClientError as exc:
             # The engine times the activity out and retries it per its policy.
             log.warning("reporting activity %s failed: %s", context.info.name, exc)
+            return
+        if status == "stale":
+            # The activity timed out, was cancelled with its closed run, or went to another
+            # worker; the engine no longer wants this outcome.
+            log.info("the outcome of activity %s came too late", context.info.name)
+
+    async def _complete_activities(self, outcomes: list[tuple[Json, str]]) -> list[str]:
+        """Report outcomes; when this worker runs workflows, take back the workflow tasks they
+        make (carrying only the events past what is cached of each run) instead of polling."""
+        body: dict[str, Json] = {"worker_id": self.worker_id, "results": [outcome for outcome, _ in outcomes]}
+        if self._workflows:
+            cached = [
+                {"run_id": run_id, "last_seq": history[-1].seq}
+                for run_id in {run_id for _, run_id in outcomes}
+                if (history := self._cache.get(run_id))
+            ]
+            body |= {"max_workflow_tasks": len(outcomes), "cached": cached}
+        answer = await self._client.call("POST", "/api/v1/activity-tasks/complete", body=body)
+        for task in answer.get("workflow_tasks") or []:
+            self._start("workflow", self._accept_workflow_task(task))
+        return [result["status"] for result in answer["results"]]
 
     async def _execute(self, context: ActivityContext, input: Json) -> Json:
         function = self._activities.get(context.info.name)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -12,45 +11,13 @@ from pydantic import BaseModel, Field
 from assay_common.disconnects import unless_disconnected
 from assay_common.problems import problems
 from assay_workflow.api.deps import engine, refuse_if_all_stale
+from assay_workflow.api.tasks import ActivityTaskOut, CachedRun, WorkflowTaskOut
 from assay_workflow.domain.activity_tasks import ActivityOutcome, ActivityTasks
 from assay_workflow.domain.commands import ErrorInfo
 from assay_workflow.domain.engine import Engine
-from assay_workflow.store.rows import ActivityRow
 
 router = APIRouter(prefix="/api/v1/activity-tasks", tags=["activity tasks"])
 AnyJson = object
-
-
-class ActivityTaskOut(BaseModel):
-    task_token: uuid.UUID
-    namespace: str
-    workflow_id: str
-    run_id: uuid.UUID
-    activity_seq: int
-    name: str
-    input: AnyJson
-    attempt: int
-    heartbeat_timeout: float | None
-    deadline: datetime | None = Field(description="When start-to-close runs out; null without one")
-
-    @classmethod
-    def of(cls, activity: ActivityRow) -> ActivityTaskOut:
-        assert activity.lease_token is not None and activity.started_at is not None
-        deadline = None
-        if activity.start_to_close_timeout is not None:
-            deadline = activity.started_at + timedelta(seconds=activity.start_to_close_timeout)
-        return cls(
-            task_token=activity.lease_token,
-            namespace=activity.namespace,
-            workflow_id=activity.workflow_id,
-            run_id=activity.run_id,
-            activity_seq=activity.activity_seq,
-            name=activity.name,
-            input=activity.input,
-            attempt=activity.attempt,
-            heartbeat_timeout=activity.heartbeat_timeout,
-            deadline=deadline,
-        )
 
 
 class PollIn(BaseModel):
@@ -72,6 +39,18 @@ class ResultIn(BaseModel):
 class CompleteIn(BaseModel):
     worker_id: str = Field(min_length=1, max_length=36)
     results: list[ResultIn] = Field(min_length=1, max_length=100)
+    max_workflow_tasks: int = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description="Hand back up to this many workflow tasks these outcomes make ready (for runs"
+        " of workflow types this worker registered), so that it need not poll for them",
+    )
+    cached: list[CachedRun] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="Runs whose history the worker holds: their handed-back tasks carry only new events",
+    )
 
 
 class StatusOut(BaseModel):
@@ -81,6 +60,7 @@ class StatusOut(BaseModel):
 
 class CompleteOut(BaseModel):
     results: list[StatusOut]
+    workflow_tasks: list[WorkflowTaskOut] = Field(default_factory=list)
 
 
 class HeartbeatItem(BaseModel):
@@ -101,7 +81,7 @@ class HeartbeatOut(BaseModel):
     results: list[HeartbeatStatus]
 
 
-def activity_tasks(found: Engine = Depends(engine)) -> ActivityTasks:
+async def activity_tasks(found: Engine = Depends(engine)) -> ActivityTasks:
     return ActivityTasks(found)
 
 
@@ -128,12 +108,19 @@ async def complete_activity_tasks(
     body: CompleteIn, domain: ActivityTasks = Depends(activity_tasks)
 ) -> CompleteOut:
     outcomes = [ActivityOutcome(r.task_token, r.result, r.error) for r in body.results]
-    statuses = await domain.complete(body.worker_id, outcomes)
-    refuse_if_all_stale(statuses)
+    completed = await domain.complete(
+        body.worker_id,
+        outcomes,
+        max_workflow_tasks=body.max_workflow_tasks,
+        cached={c.run_id: c.last_seq for c in body.cached},
+    )
+    refuse_if_all_stale(completed.statuses)
     return CompleteOut(
         results=[
-            StatusOut(task_token=o.task_token, status=s) for o, s in zip(outcomes, statuses, strict=True)
-        ]
+            StatusOut(task_token=o.task_token, status=s)
+            for o, s in zip(outcomes, completed.statuses, strict=True)
+        ],
+        workflow_tasks=[WorkflowTaskOut.of(task) for task in completed.workflow_tasks],
     )
 
 

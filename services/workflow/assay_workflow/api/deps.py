@@ -10,7 +10,7 @@ from assay_workflow.domain.engine import Engine
 from assay_workflow.domain.errors import StaleTask
 
 
-def engine(request: Request) -> Engine:
+async def engine(request: Request) -> Engine:
     found: Engine = request.app.state.engine
     return found
 

@@ -38,7 +38,7 @@ class NamespacePage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last")
 
 
-def namespaces(rt: Runtime = Depends(runtime)) -> Namespaces:
+async def namespaces(rt: Runtime = Depends(runtime)) -> Namespaces:
     return Namespaces(rt.store, rt.events)
 
 

@@ -56,7 +56,7 @@ class WorkerPage(BaseModel):
     next_cursor: str | None
 
 
-def workers(found: Engine = Depends(engine)) -> Workers:
+async def workers(found: Engine = Depends(engine)) -> Workers:
     return Workers(found)
 
 

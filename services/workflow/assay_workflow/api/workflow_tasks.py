@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -11,19 +10,13 @@ from pydantic import BaseModel, Field
 
 from assay_common.disconnects import unless_disconnected
 from assay_common.problems import problems
-from assay_workflow.api.activity_tasks import ActivityTaskOut
 from assay_workflow.api.deps import engine, refuse_if_all_stale
-from assay_workflow.api.workflows import HistoryEventOut
+from assay_workflow.api.tasks import ActivityTaskOut, CachedRun, WorkflowTaskOut
 from assay_workflow.domain.commands import AnyCommand
 from assay_workflow.domain.engine import Engine
-from assay_workflow.domain.workflow_tasks import Completion, TaskFailure, WorkflowTask, WorkflowTasks
+from assay_workflow.domain.workflow_tasks import Completion, TaskFailure, WorkflowTasks
 
 router = APIRouter(prefix="/api/v1/workflow-tasks", tags=["workflow tasks"])
-
-
-class CachedRun(BaseModel):
-    run_id: uuid.UUID
-    last_seq: int = Field(ge=0)
 
 
 class PollIn(BaseModel):
@@ -31,36 +24,6 @@ class PollIn(BaseModel):
     max_tasks: int = Field(default=1, ge=1, le=100)
     wait_seconds: float = Field(default=0, ge=0, le=60)
     cached: list[CachedRun] = Field(default_factory=list, max_length=10_000)
-
-
-class WorkflowTaskOut(BaseModel):
-    task_token: uuid.UUID
-    namespace: str
-    workflow_id: str
-    run_id: uuid.UUID
-    workflow_type: str
-    task_queue: str
-    history: list[HistoryEventOut]
-    history_from_seq: int
-    attempt: int
-    lease_expires_at: datetime
-
-    @classmethod
-    def of(cls, task: WorkflowTask) -> WorkflowTaskOut:
-        run = task.run
-        assert run.lease_expires_at is not None
-        return cls(
-            task_token=task.token,
-            namespace=run.namespace,
-            workflow_id=run.workflow_id,
-            run_id=run.run_id,
-            workflow_type=run.workflow_type,
-            task_queue=run.task_queue,
-            history=[HistoryEventOut.of(e) for e in task.history],
-            history_from_seq=task.history_from_seq,
-            attempt=run.task_attempt,
-            lease_expires_at=run.lease_expires_at,
-        )
 
 
 class PollOut(BaseModel):
@@ -108,7 +71,7 @@ class FailOut(BaseModel):
     results: list[FailureOut]
 
 
-def workflow_tasks(found: Engine = Depends(engine)) -> WorkflowTasks:
+async def workflow_tasks(found: Engine = Depends(engine)) -> WorkflowTasks:
     return WorkflowTasks(found)
 
 

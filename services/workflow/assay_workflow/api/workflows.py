@@ -1,4 +1,5 @@
-"""`/api/v1/workflows`: start, list, inspect, signal, cancel, terminate, and await workflows."""
+"""`/api/v1/workflows`: start, list, inspect, signal, cancel, terminate, continue as new, retry,
+and await workflows."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from assay_common.problems import problems
 from assay_workflow.api.deps import engine
 from assay_workflow.domain.engine import Engine
+from assay_workflow.domain.operator import KEEP_INPUT, Operator
 from assay_workflow.domain.workflows import (
     IdReusePolicy,
     RunFilter,
@@ -108,8 +110,34 @@ class QueryStateOut(BaseModel):
     updated_at: datetime
 
 
-def workflows(found: Engine = Depends(engine)) -> Workflows:
+class ContinueAsNewIn(BaseModel):
+    input: AnyJson = Field(default=None, description="The new run's input; without it, the closing run's")
+    run_id: uuid.UUID | None = Field(default=None, description="The open run; default the latest run")
+
+
+class RetryIn(BaseModel):
+    requested_by: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)] = (
+        Field(description="Who asks for the retry (recorded in the new run's history and the event)")
+    )
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)] = Field(
+        description="Why, for the new run's history"
+    )
+
+
+class RetryOut(BaseModel):
+    workflow_id: str
+    run_id: uuid.UUID = Field(description="The new run, which runs the failed activity again")
+    failed_run_id: uuid.UUID = Field(description="The run that failed; it stays FAILED")
+    activity_seq: int = Field(description="The activity that runs again, from attempt 1")
+    status: Literal["RUNNING"] = "RUNNING"
+
+
+async def workflows(found: Engine = Depends(engine)) -> Workflows:
     return Workflows(found)
+
+
+async def operator(found: Engine = Depends(engine)) -> Operator:
+    return Operator(found)
 
 
 @router.post(
@@ -236,6 +264,50 @@ async def terminate_workflow(
 ) -> Accepted:
     await domain.terminate(namespace, workflow_id, run_id, (body or ReasonIn()).reason)
     return Accepted()
+
+
+@router.post(
+    "/{workflow_id}/continue-as-new",
+    status_code=201,
+    response_model=Started,
+    responses=problems(404, 409, 422),
+    summary="Close the open run CONTINUED_AS_NEW and start its successor",
+)
+async def continue_workflow_as_new(
+    workflow_id: WorkflowId,
+    body: ContinueAsNewIn | None = None,
+    namespace: NamespaceQuery = "main",
+    domain: Operator = Depends(operator),
+) -> Started:
+    body = body or ContinueAsNewIn()
+    new_input = body.input if "input" in body.model_fields_set else KEEP_INPUT
+    run = await domain.continue_as_new(namespace, workflow_id, body.run_id, new_input)
+    return Started(workflow_id=run.workflow_id, run_id=run.run_id)
+
+
+@router.post(
+    "/{workflow_id}/retry",
+    response_model=RetryOut,
+    responses=problems(404, 409, 422),
+    summary="Retry the failed run from its latest failed activity, in a new run",
+)
+async def retry_workflow(
+    workflow_id: WorkflowId,
+    body: RetryIn,
+    namespace: NamespaceQuery = "main",
+    run_id: Annotated[
+        uuid.UUID | None, Query(description="The failed run; it must be the latest (the default)")
+    ] = None,
+    domain: Operator = Depends(operator),
+) -> RetryOut:
+    retried = await domain.retry(namespace, workflow_id, run_id, body.requested_by, body.reason)
+    run = retried.run
+    return RetryOut(
+        workflow_id=run.workflow_id,
+        run_id=run.run_id,
+        failed_run_id=retried.failed_run_id,
+        activity_seq=retried.activity_seq,
+    )
 
 
 @router.get(

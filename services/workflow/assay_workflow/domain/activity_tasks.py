@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -13,8 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assay_common.events.schemas import workflow as events
 from assay_workflow.domain.commands import ErrorInfo
-from assay_workflow.domain.engine import Engine, RunScope, activity_task_topic, keep_alive, registered_worker
+from assay_workflow.domain.engine import (
+    Engine,
+    RunScope,
+    Work,
+    WorkflowTask,
+    activity_task_topic,
+    keep_alive,
+)
 from assay_workflow.store import activities as activity_store
+from assay_workflow.store import runs as run_store
 from assay_workflow.store.rows import ActivityRow, Json, WorkerRow
 
 TaskStatus = Literal["ok", "stale"]
@@ -25,6 +33,12 @@ class ActivityOutcome:
     task_token: uuid.UUID
     result: Json = None
     error: ErrorInfo | None = None
+
+
+@dataclass
+class CompletionResult:
+    statuses: list[TaskStatus] = field(default_factory=list)
+    workflow_tasks: list[WorkflowTask] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -56,14 +70,9 @@ def backoff(activity: ActivityRow) -> float:
 
 
 async def claim_activities(
-    conn: AsyncConnection,
-    worker: WorkerRow,
-    now: datetime,
-    limit: int,
-    *,
-    run_id: uuid.UUID | None = None,
+    conn: AsyncConnection, worker: WorkerRow, now: datetime, limit: int
 ) -> list[ActivityRow]:
-    """Lease up to `limit` activities the worker registered (never more than it has room for)."""
+    """Lease up to `limit` ready activities the worker registered (never more than it has room for)."""
     room = worker.max_concurrent_activities - await activity_store.count_running(conn, worker.worker_id)
     claimable = await activity_store.claimable(
         conn,
@@ -72,32 +81,52 @@ async def claim_activities(
         names=worker.activity_names,
         now=now,
         limit=min(limit, room),
-        run_id=run_id,
     )
-    claimed = []
-    for activity in claimable:
-        leased = dataclasses.replace(
-            activity,
-            status=activity_store.RUNNING,
-            lease_token=uuid.uuid4(),
-            worker_id=worker.worker_id,
-            started_at=now,
-            last_heartbeat=None,
-            timeout_at=first_timeout(activity, now, now),
-        )
-        await activity_store.update(
-            conn,
-            activity.run_id,
-            activity.activity_seq,
-            status=leased.status,
-            lease_token=leased.lease_token,
-            worker_id=leased.worker_id,
-            started_at=leased.started_at,
-            last_heartbeat=None,
-            timeout_at=leased.timeout_at,
-        )
-        claimed.append(leased)
-    return claimed
+    return [await lease_activity(conn, activity, worker, now) for activity in claimable]
+
+
+async def claim_scheduled(
+    conn: AsyncConnection, worker: WorkerRow, now: datetime, scheduled: list[ActivityRow]
+) -> list[ActivityRow]:
+    """Eager dispatch: lease activities just scheduled in this transaction (so no one else can
+    have claimed them) to the worker whose command scheduled them, when it runs them and has room."""
+    runnable = [
+        activity
+        for activity in scheduled
+        if activity.namespace == worker.namespace
+        and activity.task_queue == worker.task_queue
+        and activity.name in worker.activity_names
+    ]
+    if not runnable:
+        return []
+    room = worker.max_concurrent_activities - await activity_store.count_running(conn, worker.worker_id)
+    return [await lease_activity(conn, activity, worker, now) for activity in runnable[: max(room, 0)]]
+
+
+async def lease_activity(
+    conn: AsyncConnection, activity: ActivityRow, worker: WorkerRow, now: datetime
+) -> ActivityRow:
+    leased = dataclasses.replace(
+        activity,
+        status=activity_store.RUNNING,
+        lease_token=uuid.uuid4(),
+        worker_id=worker.worker_id,
+        started_at=now,
+        last_heartbeat=None,
+        timeout_at=first_timeout(activity, now, now),
+    )
+    await activity_store.update(
+        conn,
+        activity.run_id,
+        activity.activity_seq,
+        status=leased.status,
+        lease_token=leased.lease_token,
+        worker_id=leased.worker_id,
+        started_at=leased.started_at,
+        last_heartbeat=None,
+        timeout_at=leased.timeout_at,
+    )
+    return leased
 
 
 async def retry_or_finish(
@@ -197,8 +226,7 @@ class ActivityTasks:
         self.engine = engine
 
     async def poll(self, worker_id: str, max_tasks: int, wait_seconds: float) -> list[ActivityRow]:
-        async with self.engine.db.read() as conn:
-            worker = await registered_worker(conn, worker_id)
+        worker = await self.engine.worker(worker_id)
 
         async def look() -> tuple[list[ActivityRow] | None, datetime | None]:
             async with self.engine.work() as work:
@@ -219,52 +247,41 @@ class ActivityTasks:
         topic = activity_task_topic(worker.namespace, worker.task_queue)
         return await self.engine.long_poll(topic, wait_seconds, look) or []
 
-    async def complete(self, worker_id: str, outcomes: list[ActivityOutcome]) -> list[TaskStatus]:
-        return [await self._complete_one(worker_id, outcome) for outcome in outcomes]
+    async def complete(
+        self,
+        worker_id: str,
+        outcomes: list[ActivityOutcome],
+        *,
+        max_workflow_tasks: int = 0,
+        cached: dict[uuid.UUID, int] | None = None,
+    ) -> CompletionResult:
+        """Record the outcomes. A worker that asks for them gets back (up to
+        `max_workflow_tasks`) the workflow tasks its completions make, for runs it can run: it
+        need not poll for them."""
+        worker = await self.engine.worker(worker_id)
+        result = CompletionResult()
+        for outcome in outcomes:
+            wants_task = len(result.workflow_tasks) < max_workflow_tasks
+            status, task = await self._complete_one(worker, outcome, wants_task, cached or {})
+            result.statuses.append(status)
+            if task is not None:
+                result.workflow_tasks.append(task)
+        return result
 
-    async def _complete_one(self, worker_id: str, outcome: ActivityOutcome) -> TaskStatus:
+    async def _complete_one(
+        self, worker: WorkerRow, outcome: ActivityOutcome, wants_task: bool, cached: dict[uuid.UUID, int]
+    ) -> tuple[TaskStatus, WorkflowTask | None]:
         async with self.engine.work() as work:
-            activity = await activity_store.by_lease_token(work.conn, outcome.task_token)
-            if activity is None:
-                return "stale"
-            scope = await work.lock_run(activity.run_id)
-            current = await activity_store.get(work.conn, activity.run_id, activity.activity_seq)
+            scope = await work.lock_run_of_activity(outcome.task_token)
+            current = await activity_store.by_lease_token(work.conn, outcome.task_token)
             if (
                 scope is None
                 or current is None
-                or current.lease_token != outcome.task_token
-                or current.worker_id != worker_id
+                or current.worker_id != worker.worker_id
                 or current.status != activity_store.RUNNING
             ):
-                return "stale"
-            if outcome.error is None:
-                await activity_store.update(
-                    work.conn,
-                    current.run_id,
-                    current.activity_seq,
-                    status="COMPLETED",
-                    result=outcome.result,
-                    lease_token=None,
-                    timeout_at=None,
-                )
-                await scope.append(
-                    "ActivityCompleted",
-                    {
-                        "activity_seq": current.activity_seq,
-                        "result": outcome.result,
-                        "attempt": current.attempt,
-                    },
-                )
-                await scope.emit(
-                    events.ActivityCompleted(
-                        **scope.ids(),
-                        activity_seq=current.activity_seq,
-                        name=current.name,
-                        attempt=current.attempt,
-                    )
-                )
-                await scope.make_task()
-            else:
+                return "stale", None
+            if outcome.error is not None:
                 final = outcome.error.non_retryable or outcome.error.type in current.non_retryable_errors
                 await retry_or_finish(
                     scope,
@@ -274,7 +291,51 @@ class ActivityTasks:
                     timeout=None,
                     error=outcome.error,
                 )
-            return "ok"
+                return "ok", None
+            await activity_store.update(
+                work.conn,
+                current.run_id,
+                current.activity_seq,
+                status="COMPLETED",
+                result=outcome.result,
+                lease_token=None,
+                timeout_at=None,
+            )
+            await scope.append(
+                "ActivityCompleted",
+                {"activity_seq": current.activity_seq, "result": outcome.result, "attempt": current.attempt},
+            )
+            await scope.emit(
+                events.ActivityCompleted(
+                    **scope.ids(),
+                    activity_seq=current.activity_seq,
+                    name=current.name,
+                    attempt=current.attempt,
+                )
+            )
+            if wants_task and await self._may_take(work, worker, scope):
+                run_id = scope.run.run_id
+                return "ok", await scope.lease_task(worker.worker_id, self.lease_seconds, cached.get(run_id))
+            await scope.make_task()
+            return "ok", None
+
+    async def _may_take(self, work: Work, worker: WorkerRow, scope: RunScope) -> bool:
+        """Whether the run's next task may go straight to `worker` (no one holds it, the worker
+        runs that workflow type and has room for one more)."""
+        run = scope.run
+        limit = worker.max_concurrent_workflow_tasks
+        return (
+            run.is_open
+            and run.lease_token is None
+            and run.namespace == worker.namespace
+            and run.task_queue == worker.task_queue
+            and run.workflow_type in worker.workflow_types
+            and await run_store.count_leases(work.conn, worker.worker_id) < limit
+        )
+
+    @property
+    def lease_seconds(self) -> float:
+        return self.engine.settings.workflow_task_timeout_seconds
 
     async def heartbeat(self, worker_id: str, beats: list[tuple[uuid.UUID, Json]]) -> list[HeartbeatOutcome]:
         return [await self._heartbeat_one(worker_id, token, details) for token, details in beats]

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -29,7 +29,7 @@ from assay_workflow.settings import WorkflowSettings
 from assay_workflow.store import activities as activity_store
 from assay_workflow.store import runs as run_store
 from assay_workflow.store import workers as worker_store
-from assay_workflow.store.rows import Json, RunRow, WorkerRow
+from assay_workflow.store.rows import HistoryEvent, Json, RunRow, WorkerRow
 
 T = TypeVar("T")
 
@@ -47,6 +47,7 @@ def run_closed_topic(run_id: uuid.UUID) -> str:
 
 
 TIMEKEEPER_TOPIC = "timekeeper"
+MAX_CACHED_WORKERS = 10_000
 #: The event a parent's history records when its child closes with each status.
 CHILD_OUTCOMES = {
     "COMPLETED": "ChildWorkflowCompleted",
@@ -67,12 +68,16 @@ class Engine:
     settings: WorkflowSettings
     #: Rung in this process when an earlier deadline appears; other replicas hear it over NATS.
     timekeeper_bell: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Registrations never change, so each is read once; a removed worker is caught where it
+    #: matters (its poll's keep-alive finds no row, its leases were handed back).
+    _workers: dict[str, WorkerRow] = field(default_factory=dict)
 
     @asynccontextmanager
     async def work(self) -> AsyncIterator[Work]:
         async with self.db.transaction() as tx:
             work = Work(self, tx, utcnow())
             yield work
+            await work.flush()
         # After the commit, never before: a woken poller must find what woke it.
         if work.wakes_timekeeper:
             self.timekeeper_bell.set()
@@ -87,6 +92,21 @@ class Engine:
         return await wait_for(
             self.wakeups, topic, min(wait_seconds, self.settings.longest_poll_seconds), look
         )
+
+    async def worker(self, worker_id: str) -> WorkerRow:
+        """A registered worker's registration."""
+        if (worker := self._workers.get(worker_id)) is None:
+            async with self.db.read() as conn:
+                worker = await worker_store.get(conn, worker_id)
+            if worker is None:
+                raise WorkerNotFound(f"worker {worker_id!r} is not registered; register it again")
+            if len(self._workers) >= MAX_CACHED_WORKERS:
+                self._workers.clear()
+            self._workers[worker_id] = worker
+        return worker
+
+    def forget_worker(self, worker_id: str) -> None:
+        self._workers.pop(worker_id, None)
 
     async def read_run(self, namespace: str, workflow_id: str, run_id: uuid.UUID | None) -> RunRow:
         async with self.db.read() as conn:
@@ -113,17 +133,28 @@ async def find_run(
     return run
 
 
-async def registered_worker(conn: AsyncConnection, worker_id: str) -> WorkerRow:
-    worker = await worker_store.get(conn, worker_id)
-    if worker is None:
-        raise WorkerNotFound(f"worker {worker_id!r} is not registered; register it again")
-    return worker
-
-
 async def keep_alive(work: Work, worker_id: str) -> None:
     """A poll is a sign of life too; a worker removed meanwhile (as silent) must register again."""
     if not await worker_store.touch(work.conn, worker_id, work.now):
+        work.engine.forget_worker(worker_id)
         raise WorkerNotFound(f"worker {worker_id!r} was removed; register it again")
+
+
+@dataclass(frozen=True)
+class WorkflowTask:
+    token: uuid.UUID
+    run: RunRow
+    history: list[HistoryEvent]
+    history_from_seq: int
+
+
+async def build_task(conn: AsyncConnection, run: RunRow, known_seq: int | None) -> WorkflowTask:
+    """The task of a leased run; a worker that has the run cached up to `known_seq` gets only
+    what came after it."""
+    assert run.lease_token is not None and run.lease_history_seq is not None
+    from_seq = known_seq + 1 if known_seq is not None and 0 < known_seq <= run.lease_history_seq else 1
+    history = await run_store.events(conn, run.run_id, after_seq=from_seq - 1)
+    return WorkflowTask(run.lease_token, run, history, from_seq)
 
 
 class Work:
@@ -136,16 +167,34 @@ class Work:
         self.now = now
         self.topics: set[str] = set()
         self.wakes_timekeeper = False
+        #: One scope per run: two scopes of a run would hand out the same history seq.
+        self._scopes: dict[uuid.UUID, RunScope] = {}
 
     async def lock_run(self, run_id: uuid.UUID) -> RunScope | None:
+        if scope := self._scopes.get(run_id):
+            return scope
         run = await run_store.get(self.conn, run_id, for_update=True)
+        return await self.scope(run) if run else None
+
+    async def lock_run_of_activity(self, task_token: uuid.UUID) -> RunScope | None:
+        """Lock the run of the activity leased under `task_token` (None if no activity is)."""
+        run = await run_store.lock_by_activity_token(self.conn, task_token)
         return await self.scope(run) if run else None
 
     async def lock_workflow(self, namespace: str, workflow_id: str, run_id: uuid.UUID | None) -> RunScope:
         return await self.scope(await find_run(self.conn, namespace, workflow_id, run_id, for_update=True))
 
     async def scope(self, locked_run: RunRow) -> RunScope:
-        return RunScope(self, locked_run, await run_store.max_seq(self.conn, locked_run.run_id) + 1)
+        """The scope of a run this transaction has locked (or has just inserted)."""
+        scope = self._scopes.get(locked_run.run_id)
+        if scope is None:
+            scope = self._scopes[locked_run.run_id] = RunScope(self, locked_run)
+        return scope
+
+    async def flush(self) -> None:
+        """Write what is still only in memory (the runs' last history seq) before the commit."""
+        for scope in self._scopes.values():
+            await scope.flush()
 
     def notify_timekeeper(self) -> None:
         self.wakes_timekeeper = True
@@ -154,10 +203,10 @@ class Work:
 class RunScope:
     """A locked run inside a unit of work: appends history, makes tasks, closes the run."""
 
-    def __init__(self, work: Work, run: RunRow, next_seq: int) -> None:
+    def __init__(self, work: Work, run: RunRow) -> None:
         self.work = work
         self.run = run
-        self.next_seq = next_seq
+        self.next_seq = run.last_seq + 1
         #: Whether something happened this run's code has not seen (so it needs a task).
         self.has_news = False
 
@@ -174,8 +223,14 @@ class RunScope:
         return self.next_seq - 1
 
     async def update(self, **values: Any) -> None:
-        await run_store.update(self.conn, self.run.run_id, updated_at=self.now, **values)
-        self.run = dataclasses.replace(self.run, updated_at=self.now, **values)
+        """Change the run's row; the history appended so far is recorded with it."""
+        values = {"updated_at": self.now, "last_seq": self.last_seq, **values}
+        await run_store.update(self.conn, self.run.run_id, **values)
+        self.run = dataclasses.replace(self.run, **values)
+
+    async def flush(self) -> None:
+        if self.run.last_seq != self.last_seq:
+            await self.update()
 
     async def append(self, event_type: str, attributes: dict[str, Json]) -> int:
         seq = self.next_seq
@@ -209,6 +264,23 @@ class RunScope:
             await self.update(task_ready=True, task_ready_at=self.now)
             self.work.topics.add(workflow_task_topic(self.run.namespace, self.run.task_queue))
 
+    async def lease_task(
+        self, worker_id: str, lease_seconds: float, known_seq: int | None, **values: Any
+    ) -> WorkflowTask:
+        """Give the run's task to `worker_id` now, under a new token (and set `values` too); the
+        worker has the run's history cached up to `known_seq`."""
+        await self.update(
+            **values,
+            task_ready=False,
+            task_dirty=False,
+            lease_token=uuid.uuid4(),
+            lease_worker_id=worker_id,
+            lease_expires_at=self.now + timedelta(seconds=lease_seconds),
+            lease_history_seq=self.last_seq,
+            sticky_worker_id=worker_id,
+        )
+        return await build_task(self.conn, self.run, known_seq)
+
     async def close(
         self,
         status: str,
@@ -234,19 +306,8 @@ class RunScope:
             lease_expires_at=None,
             lease_history_seq=None,
         )
-        for activity in await activity_store.of_run(self.conn, self.run.run_id):
-            if activity.status in activity_store.PENDING_STATUSES:
-                await activity_store.update(
-                    self.conn,
-                    self.run.run_id,
-                    activity.activity_seq,
-                    status="CANCELLED",
-                    cancel_requested=True,
-                    lease_token=None,
-                    timeout_at=None,
-                )
-        for timer in await activity_store.pending_timers(self.conn, self.run.run_id):
-            await activity_store.set_timer_status(self.conn, self.run.run_id, timer.timer_seq, "CANCELLED")
+        await activity_store.cancel_pending(self.conn, self.run.run_id)
+        await activity_store.cancel_pending_timers(self.conn, self.run.run_id)
         self.work.topics.add(run_closed_topic(self.run.run_id))
         if await run_store.has_open_children(self.conn, self.run.run_id):
             # Its children's parent-close policies are the timekeeper's to apply, in their own

@@ -51,3 +51,8 @@ class InvalidSearchAttributes(Invalid):
 class QueryStateNotFound(NotFound):
     code = "query_state_not_found"
     title = "The workflow has not recorded any query state yet"
+
+
+class WorkflowNotRetryable(Conflict):
+    code = "workflow_not_retryable"
+    title = "The workflow run cannot be retried"

@@ -66,8 +66,8 @@ class Workers:
 
 async def remove_worker(work: Work, worker_id: str) -> bool:
     """Forget the worker and hand back every task it holds, ready to be claimed again at once."""
-    worker = await worker_store.get(work.conn, worker_id)
-    if worker is None or not await worker_store.delete(work.conn, worker_id):
+    work.engine.forget_worker(worker_id)
+    if not await worker_store.delete(work.conn, worker_id):
         return False
     for run in await run_store.release_worker_leases(work.conn, worker_id, work.now):
         work.topics.add(workflow_task_topic(run.namespace, run.task_queue))

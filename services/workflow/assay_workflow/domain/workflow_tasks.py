@@ -11,37 +11,28 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from assay_common.db import uuid7
 from assay_common.events.schemas import workflow as events
 from assay_workflow.domain import commands as c
-from assay_workflow.domain.activity_tasks import claim_activities, schedule_to_start_deadline
+from assay_workflow.domain.activity_tasks import claim_scheduled
 from assay_workflow.domain.engine import (
     Engine,
     RunScope,
+    WorkflowTask,
     activity_task_topic,
+    build_task,
     keep_alive,
-    registered_worker,
     workflow_task_topic,
 )
 from assay_workflow.domain.errors import InvalidCommands, WorkflowAlreadyRunning
 from assay_workflow.domain.workflows import ParentRef, check_search_attributes, check_task_queue, start_run
 from assay_workflow.store import activities as activity_store
 from assay_workflow.store import runs as run_store
-from assay_workflow.store.rows import ActivityRow, HistoryEvent, Json, RunRow, WorkerRow
+from assay_workflow.store.rows import ActivityRow, Json, WorkerRow
 
 CompletionStatus = Literal["ok", "stale", "nondeterminism"]
 #: A failed workflow task is retried after 1 s, doubling, at most this long.
 MAX_TASK_BACKOFF_SECONDS = 60.0
-
-
-@dataclass(frozen=True)
-class WorkflowTask:
-    token: uuid.UUID
-    run: RunRow
-    history: list[HistoryEvent]
-    history_from_seq: int
 
 
 @dataclass(frozen=True)
@@ -67,15 +58,6 @@ class TaskFailure:
 
 class NonDeterminism(Exception):
     """A command contradicts the run's history: the code changed in an incompatible way."""
-
-
-async def build_task(conn: AsyncConnection, run: RunRow, known_seq: int | None) -> WorkflowTask:
-    """The task of a leased run; a worker that has the run cached up to `known_seq` gets only
-    what came after it."""
-    assert run.lease_token is not None and run.lease_history_seq is not None
-    from_seq = known_seq + 1 if known_seq is not None and 0 < known_seq <= run.lease_history_seq else 1
-    history = await run_store.events(conn, run.run_id, after_seq=from_seq - 1)
-    return WorkflowTask(run.lease_token, run, history, from_seq)
 
 
 def validate(completions: list[Completion]) -> None:
@@ -104,8 +86,7 @@ class WorkflowTasks:
     async def poll(
         self, worker_id: str, max_tasks: int, wait_seconds: float, cached: dict[uuid.UUID, int]
     ) -> list[WorkflowTask]:
-        async with self.engine.db.read() as conn:
-            worker = await registered_worker(conn, worker_id)
+        worker = await self.engine.worker(worker_id)
 
         async def look() -> tuple[list[WorkflowTask] | None, datetime | None]:
             async with self.engine.work() as work:
@@ -138,8 +119,7 @@ class WorkflowTasks:
 
     async def complete(self, worker_id: str, completions: list[Completion]) -> list[CompletionResult]:
         validate(completions)
-        async with self.engine.db.read() as conn:
-            worker = await registered_worker(conn, worker_id)
+        worker = await self.engine.worker(worker_id)
         return [await self._complete_one(worker, completion) for completion in completions]
 
     async def _complete_one(self, worker: WorkerRow, completion: Completion) -> CompletionResult:
@@ -158,26 +138,23 @@ class WorkflowTasks:
             if not scope.run.is_open:
                 return CompletionResult(token, "ok")
             known_seq = scope.run.lease_history_seq
-            has_news = scope.run.task_dirty
-            await scope.update(
-                lease_token=None,
-                lease_worker_id=None,
-                lease_expires_at=None,
-                lease_history_seq=None,
-                task_dirty=False,
-                task_attempt=1,
-            )
             next_task = None
-            if has_news:
-                # The worker has this run cached: hand it the next task straight away.
-                leased = await run_store.lease(
-                    work.conn,
-                    run.run_id,
-                    worker_id=worker.worker_id,
-                    lease_expires_at=work.now + timedelta(seconds=self.lease_seconds),
+            if scope.run.task_dirty:
+                # Something new came meanwhile, and the worker has this run cached: hand it the
+                # next task straight away.
+                next_task = await scope.lease_task(
+                    worker.worker_id, self.lease_seconds, known_seq, task_attempt=1
                 )
-                next_task = await build_task(work.conn, leased, known_seq)
-            eager = await claim_activities(work.conn, worker, work.now, len(scheduled), run_id=run.run_id)
+            else:
+                await scope.update(
+                    lease_token=None,
+                    lease_worker_id=None,
+                    lease_expires_at=None,
+                    lease_history_seq=None,
+                    task_dirty=False,
+                    task_attempt=1,
+                )
+            eager = await claim_scheduled(work.conn, worker, work.now, scheduled)
             if any(a.timeout_at is not None for a in eager):
                 work.notify_timekeeper()
             if len(eager) < len(scheduled):
@@ -223,9 +200,11 @@ async def check_determinism(scope: RunScope, commands: list[c.AnyCommand]) -> No
     run_id = scope.run.run_id
     activity_names: dict[int, str] = {}
     timers: set[int] = set()
-    child_types = {
-        seq: attributes["workflow_type"] for seq, attributes in (await child_events(scope)).items()
-    }
+    child_types: dict[int, str] = {}
+    if any(isinstance(command, c.StartChildWorkflow) for command in commands):
+        child_types = {
+            seq: attributes["workflow_type"] for seq, attributes in (await child_events(scope)).items()
+        }
     for command in commands:
         if isinstance(command, c.ScheduleActivity):
             existing = await activity_store.get(scope.conn, run_id, command.activity_seq)
@@ -300,9 +279,12 @@ async def apply_commands(scope: RunScope, commands: list[c.AnyCommand]) -> list[
 
 async def schedule_activity(scope: RunScope, command: c.ScheduleActivity) -> ActivityRow | None:
     run = scope.run
-    if await activity_store.get(scope.conn, run.run_id, command.activity_seq) is not None:
-        return None
     task_queue = command.task_queue or run.task_queue
+    deadline = (
+        scope.now + timedelta(seconds=command.schedule_to_start_timeout)
+        if command.schedule_to_start_timeout is not None
+        else None
+    )
     values = {
         "run_id": run.run_id,
         "activity_seq": command.activity_seq,
@@ -318,14 +300,13 @@ async def schedule_activity(scope: RunScope, command: c.ScheduleActivity) -> Act
         "start_to_close_timeout": command.start_to_close_timeout,
         "heartbeat_timeout": command.heartbeat_timeout,
         "scheduled_at": scope.now,
+        "timeout_at": deadline,
         "cancel_requested": False,
     }
-    await activity_store.insert(scope.conn, values)
-    activity = await activity_store.get(scope.conn, run.run_id, command.activity_seq)
-    assert activity is not None
-    deadline = schedule_to_start_deadline(activity, scope.now)
+    activity = await activity_store.insert(scope.conn, values)
+    if activity is None:
+        return None  # scheduled by an earlier task: a replay repeats the command
     if deadline is not None:
-        await activity_store.update(scope.conn, run.run_id, command.activity_seq, timeout_at=deadline)
         scope.work.notify_timekeeper()
     await scope.append(
         "ActivityScheduled",
@@ -449,34 +430,37 @@ async def close_run(
         await scope.close("CANCELLED", "WorkflowCancelled", {})
         await scope.emit(events.WorkflowCancelled(**ids, workflow_type=workflow_type))
     else:
-        old = scope.run
-        new_run_id = uuid7()
-        await scope.close(
-            "CONTINUED_AS_NEW",
-            "WorkflowContinuedAsNew",
-            {"new_run_id": str(new_run_id), "input": command.input},
+        await continue_as_new(scope, command.input)
+
+
+async def continue_as_new(scope: RunScope, input: Json) -> RunScope:
+    """Close the run CONTINUED_AS_NEW and start its successor with `input`: the same workflow id,
+    type, queue, search attributes, run timeout and parent, a fresh history. Returns the new run."""
+    old = scope.run
+    new_run_id = uuid7()
+    await scope.close(
+        "CONTINUED_AS_NEW", "WorkflowContinuedAsNew", {"new_run_id": str(new_run_id), "input": input}
+    )
+    await scope.emit(
+        events.WorkflowContinuedAsNew(
+            **scope.ids(), workflow_type=old.workflow_type, new_run_id=str(new_run_id)
         )
-        await scope.emit(
-            events.WorkflowContinuedAsNew(**ids, workflow_type=workflow_type, new_run_id=str(new_run_id))
+    )
+    return await start_run(
+        scope.work,
+        run_id=new_run_id,
+        namespace=old.namespace,
+        workflow_id=old.workflow_id,
+        workflow_type=old.workflow_type,
+        task_queue=old.task_queue,
+        input=input,
+        search_attributes=old.search_attributes,
+        run_timeout_seconds=old.run_timeout_seconds,
+        continued_from_run_id=old.run_id,
+        # The chain of runs is one child to its parent: the last run's outcome is reported.
+        parent=ParentRef(
+            old.parent_workflow_id, old.parent_run_id, old.parent_child_seq, old.parent_close_policy
         )
-        await start_run(
-            scope.work,
-            run_id=new_run_id,
-            namespace=old.namespace,
-            workflow_id=old.workflow_id,
-            workflow_type=old.workflow_type,
-            task_queue=old.task_queue,
-            input=command.input,
-            search_attributes=old.search_attributes,
-            run_timeout_seconds=old.run_timeout_seconds,
-            continued_from_run_id=old.run_id,
-            # The chain of runs is one child to its parent: the last run's outcome is reported.
-            parent=ParentRef(
-                old.parent_workflow_id, old.parent_run_id, old.parent_child_seq, old.parent_close_policy
-            )
-            if old.parent_workflow_id
-            and old.parent_run_id
-            and old.parent_child_seq
-            and old.parent_close_policy
-            else None,
-        )
+        if old.parent_workflow_id and old.parent_run_id and old.parent_child_seq and old.parent_close_policy
+        else None,
+    )

@@ -269,6 +269,7 @@ async def start_run(
 ) -> RunScope:
     now = work.now
     deadline = now + timedelta(seconds=run_timeout_seconds) if run_timeout_seconds is not None else None
+    # The row already counts the WorkflowStarted event appended below as seq 1.
     inserted = await run_store.insert(
         work.conn,
         {
@@ -293,13 +294,16 @@ async def start_run(
             "task_ready_at": now,
             "task_dirty": False,
             "task_attempt": 1,
+            "last_seq": 1,
         },
     )
-    if not inserted:
+    if inserted is None:
         raise WorkflowAlreadyRunning(f"workflow {workflow_id!r} has an open run")
-    scope = await work.lock_run(run_id)
-    assert scope is not None
-    await scope.append(
+    scope = await work.scope(inserted)
+    await run_store.append_event(
+        work.conn,
+        run_id,
+        1,
         "WorkflowStarted",
         {
             "workflow_type": workflow_type,
@@ -316,6 +320,7 @@ async def start_run(
             "run_timeout_seconds": run_timeout_seconds,
             "continued_from_run_id": str(continued_from_run_id) if continued_from_run_id else None,
         },
+        now,
     )
     await scope.emit(
         events.WorkflowStarted(

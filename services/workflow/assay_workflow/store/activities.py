@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from assay_common.db import insert_ignoring_conflict
 from assay_workflow.store.rows import ActivityRow, TimerRow, to_row
 from assay_workflow.store.tables import activities, timers
 
@@ -18,12 +19,48 @@ RUNNING = "RUNNING"
 PENDING_STATUSES = (SCHEDULED, RUNNING)
 
 
-async def get(conn: AsyncConnection, run_id: uuid.UUID, activity_seq: int) -> ActivityRow | None:
-    query = sa.select(activities).where(
-        activities.c.run_id == run_id, activities.c.activity_seq == activity_seq
+# The statements on the hot paths are built once, with bound parameters (see store/runs.py).
+_KEY = (activities.c.run_id == sa.bindparam("b_run_id"), activities.c.activity_seq == sa.bindparam("b_seq"))
+_GET = sa.select(activities).where(*_KEY)
+_UPDATE = activities.update().where(*_KEY)
+_BY_LEASE_TOKEN = sa.select(activities).where(activities.c.lease_token == sa.bindparam("b_token"))
+_CLAIMABLE = (
+    sa.select(activities)
+    .where(
+        activities.c.namespace == sa.bindparam("b_namespace"),
+        activities.c.task_queue == sa.bindparam("b_task_queue"),
+        activities.c.status == SCHEDULED,
+        activities.c.scheduled_at <= sa.bindparam("b_now"),
+        activities.c.name.in_(sa.bindparam("b_names", expanding=True)),
     )
-    row = (await conn.execute(query)).first()
+    .order_by(activities.c.scheduled_at)
+    .limit(sa.bindparam("b_limit"))
+    .with_for_update(skip_locked=True)
+)
+_COUNT_RUNNING = (
+    sa.select(sa.func.count())
+    .select_from(activities)
+    .where(activities.c.worker_id == sa.bindparam("b_worker_id"), activities.c.status == RUNNING)
+)
+_CANCEL_PENDING = (
+    activities.update()
+    .where(activities.c.run_id == sa.bindparam("b_run_id"), activities.c.status.in_(PENDING_STATUSES))
+    .values(status="CANCELLED", cancel_requested=True, lease_token=None, timeout_at=None)
+)
+_CANCEL_PENDING_TIMERS = (
+    timers.update()
+    .where(timers.c.run_id == sa.bindparam("b_run_id"), timers.c.status == "PENDING")
+    .values(status="CANCELLED")
+)
+
+
+async def _one(conn: AsyncConnection, statement: sa.Executable, params: dict[str, Any]) -> ActivityRow | None:
+    row = (await conn.execute(statement, params)).first()
     return to_row(ActivityRow, row) if row else None
+
+
+async def get(conn: AsyncConnection, run_id: uuid.UUID, activity_seq: int) -> ActivityRow | None:
+    return await _one(conn, _GET, {"b_run_id": run_id, "b_seq": activity_seq})
 
 
 async def of_run(conn: AsyncConnection, run_id: uuid.UUID) -> list[ActivityRow]:
@@ -31,23 +68,23 @@ async def of_run(conn: AsyncConnection, run_id: uuid.UUID) -> list[ActivityRow]:
     return [to_row(ActivityRow, row) for row in (await conn.execute(query)).all()]
 
 
-async def insert(conn: AsyncConnection, values: dict[str, Any]) -> None:
-    await conn.execute(activities.insert().values(**values))
+async def insert(conn: AsyncConnection, values: dict[str, Any]) -> ActivityRow | None:
+    """Insert an activity and return it; None when the run has one of that seq already."""
+    return await _one(conn, insert_ignoring_conflict(conn.dialect.name, activities, returning=True), values)
 
 
 async def update(conn: AsyncConnection, run_id: uuid.UUID, activity_seq: int, **values: Any) -> None:
-    await conn.execute(
-        activities.update()
-        .where(activities.c.run_id == run_id, activities.c.activity_seq == activity_seq)
-        .values(**values)
-    )
+    await conn.execute(_UPDATE, {"b_run_id": run_id, "b_seq": activity_seq, **values})
+
+
+async def cancel_pending(conn: AsyncConnection, run_id: uuid.UUID) -> None:
+    """Cancel every activity of the run that could still produce an outcome (the run closed)."""
+    await conn.execute(_CANCEL_PENDING, {"b_run_id": run_id})
 
 
 async def by_lease_token(conn: AsyncConnection, token: uuid.UUID) -> ActivityRow | None:
     """Unlocked: callers lock the activity's run first, then read the activity again."""
-    query = sa.select(activities).where(activities.c.lease_token == token)
-    row = (await conn.execute(query)).first()
-    return to_row(ActivityRow, row) if row else None
+    return await _one(conn, _BY_LEASE_TOKEN, {"b_token": token})
 
 
 async def claimable(
@@ -58,22 +95,18 @@ async def claimable(
     names: list[str],
     now: datetime,
     limit: int,
-    run_id: uuid.UUID | None = None,
 ) -> list[ActivityRow]:
     """Scheduled activities whose `scheduled_at` (backoff included) has passed, locked for claiming."""
     if not names or limit <= 0:
         return []
-    query = sa.select(activities).where(
-        activities.c.namespace == namespace,
-        activities.c.task_queue == task_queue,
-        activities.c.status == SCHEDULED,
-        activities.c.scheduled_at <= now,
-        activities.c.name.in_(names),
-    )
-    if run_id is not None:
-        query = query.where(activities.c.run_id == run_id)
-    query = query.order_by(activities.c.scheduled_at).limit(limit).with_for_update(skip_locked=True)
-    return [to_row(ActivityRow, row) for row in (await conn.execute(query)).all()]
+    params = {
+        "b_namespace": namespace,
+        "b_task_queue": task_queue,
+        "b_now": now,
+        "b_names": names,
+        "b_limit": limit,
+    }
+    return [to_row(ActivityRow, row) for row in (await conn.execute(_CLAIMABLE, params)).all()]
 
 
 async def earliest_scheduled_at(
@@ -90,12 +123,7 @@ async def earliest_scheduled_at(
 
 
 async def count_running(conn: AsyncConnection, worker_id: str) -> int:
-    query = (
-        sa.select(sa.func.count())
-        .select_from(activities)
-        .where(activities.c.worker_id == worker_id, activities.c.status == RUNNING)
-    )
-    return int((await conn.execute(query)).scalar_one())
+    return int((await conn.execute(_COUNT_RUNNING, {"b_worker_id": worker_id})).scalar_one())
 
 
 async def running_of_worker(conn: AsyncConnection, worker_id: str) -> list[ActivityRow]:
@@ -133,6 +161,10 @@ async def set_timer_status(conn: AsyncConnection, run_id: uuid.UUID, timer_seq: 
     )
 
 
+async def cancel_pending_timers(conn: AsyncConnection, run_id: uuid.UUID) -> None:
+    await conn.execute(_CANCEL_PENDING_TIMERS, {"b_run_id": run_id})
+
+
 async def pending_timers(conn: AsyncConnection, run_id: uuid.UUID) -> list[TimerRow]:
     query = sa.select(timers).where(timers.c.run_id == run_id, timers.c.status == "PENDING")
     return [to_row(TimerRow, row) for row in (await conn.execute(query)).all()]
@@ -158,3 +190,9 @@ async def earliest_deadlines(conn: AsyncConnection) -> list[datetime | None]:
     )
     row = (await conn.execute(sa.select(timer, timeout))).one()
     return [row[0], row[1]]
+
+
+async def insert_many(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Insert several activities (full rows) in one statement."""
+    if rows:
+        await conn.execute(activities.insert(), rows)

@@ -47,12 +47,9 @@ async def list_page(conn: AsyncConnection, *, after: str | None, limit: int) -> 
 
 async def insert(conn: AsyncConnection, row: NamespaceRow) -> bool:
     """Insert `row`; False when a namespace of that name exists already."""
-    statement = insert_ignoring_conflict(
-        conn.dialect.name,
-        namespaces,
-        {"name": row.name, "description": row.description, "created_at": row.created_at},
-    )
-    return (await conn.execute(statement)).rowcount > 0
+    statement = insert_ignoring_conflict(conn.dialect.name, namespaces)
+    values = {"name": row.name, "description": row.description, "created_at": row.created_at}
+    return (await conn.execute(statement, values)).rowcount > 0
 
 
 async def delete(conn: AsyncConnection, name: str) -> bool:

@@ -50,6 +50,7 @@ class RunRow:
     task_dirty: bool
     sticky_worker_id: str | None
     task_attempt: int
+    last_seq: int
 
     @property
     def is_open(self) -> bool:

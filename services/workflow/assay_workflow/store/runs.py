@@ -10,48 +10,95 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from assay_common.db import insert_ignoring_conflict
 from assay_workflow.store.rows import HistoryEvent, Json, QueryStateRow, RunRow, to_row
-from assay_workflow.store.tables import OPEN_STATUS, history, query_state, runs
+from assay_workflow.store.tables import OPEN_STATUS, activities, history, query_state, runs
+
+# The statements on the hot paths are built once, with bound parameters: building a statement
+# costs more CPU than sending it to the database.
+_BY_ID = sa.select(runs).where(runs.c.run_id == sa.bindparam("b_run_id"))
+_LATEST = (
+    sa.select(runs)
+    .where(
+        runs.c.namespace == sa.bindparam("b_namespace"), runs.c.workflow_id == sa.bindparam("b_workflow_id")
+    )
+    .order_by(runs.c.run_id.desc())
+    .limit(1)
+)
+_UPDATE = runs.update().where(runs.c.run_id == sa.bindparam("b_run_id"))
+_LEASE = _UPDATE.values(
+    task_ready=False,
+    task_dirty=False,
+    lease_token=sa.bindparam("b_token"),
+    lease_worker_id=sa.bindparam("b_worker_id"),
+    lease_expires_at=sa.bindparam("b_expires_at"),
+    lease_history_seq=runs.c.last_seq,
+    sticky_worker_id=sa.bindparam("b_worker_id"),
+).returning(*runs.c)
+_CLAIMABLE = (
+    sa.select(runs.c.run_id)
+    .where(
+        runs.c.namespace == sa.bindparam("b_namespace"),
+        runs.c.task_queue == sa.bindparam("b_task_queue"),
+        runs.c.task_ready.is_(True),
+        runs.c.task_ready_at <= sa.bindparam("b_now"),
+        runs.c.status == OPEN_STATUS,
+        runs.c.workflow_type.in_(sa.bindparam("b_types", expanding=True)),
+    )
+    .order_by(runs.c.task_ready_at)
+    .limit(sa.bindparam("b_limit"))
+    .with_for_update(skip_locked=True)
+)
+_EARLIEST_READY = sa.select(sa.func.min(runs.c.task_ready_at)).where(
+    runs.c.namespace == sa.bindparam("b_namespace"),
+    runs.c.task_queue == sa.bindparam("b_task_queue"),
+    runs.c.task_ready.is_(True),
+    runs.c.status == OPEN_STATUS,
+    runs.c.workflow_type.in_(sa.bindparam("b_types", expanding=True)),
+)
+_COUNT_LEASES = (
+    sa.select(sa.func.count()).select_from(runs).where(runs.c.lease_worker_id == sa.bindparam("b_worker_id"))
+)
+_BY_LEASE_TOKEN = sa.select(runs).where(runs.c.lease_token == sa.bindparam("b_token")).with_for_update()
+_BY_ACTIVITY_TOKEN = (
+    sa.select(runs)
+    .join(activities, activities.c.run_id == runs.c.run_id)
+    .where(activities.c.lease_token == sa.bindparam("b_token"))
+    .with_for_update(of=runs)
+)
+_APPEND = history.insert()
+_HISTORY_AFTER = (
+    sa.select(history)
+    .where(history.c.run_id == sa.bindparam("b_run_id"), history.c.seq > sa.bindparam("b_after_seq"))
+    .order_by(history.c.seq)
+)
 
 
-async def insert(conn: AsyncConnection, values: dict[str, Any]) -> bool:
-    """Insert a run; False when an open run of that workflow id exists already (the partial
-    unique index decides, so two concurrent starts cannot both win)."""
-    try:
-        # In a savepoint, so that the caller's transaction stays usable after a refusal.
-        async with conn.begin_nested():
-            await conn.execute(runs.insert().values(**values))
-    except sa.exc.IntegrityError:
-        return False
-    return True
+async def _one_run(conn: AsyncConnection, statement: sa.Executable, params: dict[str, Any]) -> RunRow | None:
+    row = (await conn.execute(statement, params)).first()
+    return to_row(RunRow, row) if row else None
+
+
+async def insert(conn: AsyncConnection, values: dict[str, Any]) -> RunRow | None:
+    """Insert a run and return it; None when an open run of that workflow id exists already (the
+    partial unique index decides, so two concurrent starts cannot both win)."""
+    return await _one_run(conn, insert_ignoring_conflict(conn.dialect.name, runs, returning=True), values)
 
 
 async def get(conn: AsyncConnection, run_id: uuid.UUID, *, for_update: bool = False) -> RunRow | None:
-    query = sa.select(runs).where(runs.c.run_id == run_id)
-    if for_update:
-        query = query.with_for_update()
-    row = (await conn.execute(query)).first()
-    return to_row(RunRow, row) if row else None
+    return await _one_run(conn, _BY_ID.with_for_update() if for_update else _BY_ID, {"b_run_id": run_id})
 
 
 async def latest(
     conn: AsyncConnection, namespace: str, workflow_id: str, *, for_update: bool = False
 ) -> RunRow | None:
     """The newest run of a workflow id (run ids are UUIDv7, so they sort by creation)."""
-    query = (
-        sa.select(runs)
-        .where(runs.c.namespace == namespace, runs.c.workflow_id == workflow_id)
-        .order_by(runs.c.run_id.desc())
-        .limit(1)
-    )
-    if for_update:
-        query = query.with_for_update()
-    row = (await conn.execute(query)).first()
-    return to_row(RunRow, row) if row else None
+    query = _LATEST.with_for_update() if for_update else _LATEST
+    return await _one_run(conn, query, {"b_namespace": namespace, "b_workflow_id": workflow_id})
 
 
 async def update(conn: AsyncConnection, run_id: uuid.UUID, **values: Any) -> None:
-    await conn.execute(runs.update().where(runs.c.run_id == run_id).values(**values))
+    await conn.execute(_UPDATE, {"b_run_id": run_id, **values})
 
 
 async def list_page(
@@ -111,71 +158,53 @@ async def claim_tasks(
     """Lease up to `limit` ready workflow tasks; each claim gets a fresh lease token."""
     if not workflow_types or limit <= 0:
         return []
-    candidates = (
-        sa.select(runs.c.run_id)
-        .where(
-            runs.c.namespace == namespace,
-            runs.c.task_queue == task_queue,
-            runs.c.task_ready.is_(True),
-            runs.c.task_ready_at <= now,
-            runs.c.status == OPEN_STATUS,
-            runs.c.workflow_type.in_(workflow_types),
-        )
-        .order_by(runs.c.task_ready_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    claimed: list[RunRow] = []
-    for run_id in (await conn.execute(candidates)).scalars().all():
-        claimed.append(await lease(conn, run_id, worker_id=worker_id, lease_expires_at=lease_expires_at))
-    return claimed
+    params = {
+        "b_namespace": namespace,
+        "b_task_queue": task_queue,
+        "b_now": now,
+        "b_types": workflow_types,
+        "b_limit": limit,
+    }
+    run_ids = (await conn.execute(_CLAIMABLE, params)).scalars().all()
+    return [
+        await lease(conn, run_id, worker_id=worker_id, lease_expires_at=lease_expires_at)
+        for run_id in run_ids
+    ]
 
 
 async def lease(
     conn: AsyncConnection, run_id: uuid.UUID, *, worker_id: str, lease_expires_at: datetime
 ) -> RunRow:
     """Give the run's task to `worker_id` under a new token, noting how far its history goes."""
-    last_seq = await max_seq(conn, run_id)
-    await update(
-        conn,
-        run_id,
-        task_ready=False,
-        task_dirty=False,
-        lease_token=uuid.uuid4(),
-        lease_worker_id=worker_id,
-        lease_expires_at=lease_expires_at,
-        lease_history_seq=last_seq,
-        sticky_worker_id=worker_id,
-    )
-    row = await get(conn, run_id)
-    assert row is not None
-    return row
+    params = {
+        "b_run_id": run_id,
+        "b_token": uuid.uuid4(),
+        "b_worker_id": worker_id,
+        "b_expires_at": lease_expires_at,
+    }
+    return to_row(RunRow, (await conn.execute(_LEASE, params)).one())
+
+
+async def lock_by_activity_token(conn: AsyncConnection, token: uuid.UUID) -> RunRow | None:
+    """Lock the run whose activity is leased under `token`."""
+    return await _one_run(conn, _BY_ACTIVITY_TOKEN, {"b_token": token})
 
 
 async def by_lease_token(conn: AsyncConnection, token: uuid.UUID) -> RunRow | None:
-    query = sa.select(runs).where(runs.c.lease_token == token).with_for_update()
-    row = (await conn.execute(query)).first()
-    return to_row(RunRow, row) if row else None
+    return await _one_run(conn, _BY_LEASE_TOKEN, {"b_token": token})
 
 
 async def earliest_ready_at(
     conn: AsyncConnection, *, namespace: str, task_queue: str, workflow_types: list[str]
 ) -> datetime | None:
     """When the next ready task of this queue becomes claimable (a failed task waits a backoff)."""
-    query = sa.select(sa.func.min(runs.c.task_ready_at)).where(
-        runs.c.namespace == namespace,
-        runs.c.task_queue == task_queue,
-        runs.c.task_ready.is_(True),
-        runs.c.status == OPEN_STATUS,
-        runs.c.workflow_type.in_(workflow_types),
-    )
-    value: datetime | None = (await conn.execute(query)).scalar()
+    params = {"b_namespace": namespace, "b_task_queue": task_queue, "b_types": workflow_types}
+    value: datetime | None = (await conn.execute(_EARLIEST_READY, params)).scalar()
     return value
 
 
 async def count_leases(conn: AsyncConnection, worker_id: str) -> int:
-    query = sa.select(sa.func.count()).select_from(runs).where(runs.c.lease_worker_id == worker_id)
-    return int((await conn.execute(query)).scalar_one())
+    return int((await conn.execute(_COUNT_LEASES, {"b_worker_id": worker_id})).scalar_one())
 
 
 async def release_worker_leases(conn: AsyncConnection, worker_id: str, now: datetime) -> list[RunRow]:
@@ -235,11 +264,6 @@ async def earliest_deadlines(conn: AsyncConnection) -> list[datetime | None]:
     return [row[0], row[1]]
 
 
-async def max_seq(conn: AsyncConnection, run_id: uuid.UUID) -> int:
-    query = sa.select(sa.func.coalesce(sa.func.max(history.c.seq), 0)).where(history.c.run_id == run_id)
-    return int((await conn.execute(query)).scalar_one())
-
-
 async def append_event(
     conn: AsyncConnection,
     run_id: uuid.UUID,
@@ -248,11 +272,8 @@ async def append_event(
     attributes: dict[str, Json],
     now: datetime,
 ) -> None:
-    await conn.execute(
-        history.insert().values(
-            run_id=run_id, seq=seq, type=event_type, attributes=attributes, created_at=now
-        )
-    )
+    values = {"run_id": run_id, "seq": seq, "type": event_type, "attributes": attributes, "created_at": now}
+    await conn.execute(_APPEND, values)
 
 
 async def events(
@@ -265,6 +286,9 @@ async def events(
     order: Literal["asc", "desc"] = "asc",
     types: tuple[str, ...] = (),
 ) -> list[HistoryEvent]:
+    if before_seq is None and limit is None and order == "asc" and not types:
+        found = await conn.execute(_HISTORY_AFTER, {"b_run_id": run_id, "b_after_seq": after_seq})
+        return [to_row(HistoryEvent, row) for row in found.all()]
     query = sa.select(history).where(history.c.run_id == run_id, history.c.seq > after_seq)
     if before_seq is not None:
         query = query.where(history.c.seq < before_seq)
@@ -318,3 +342,25 @@ async def orphans(conn: AsyncConnection, limit: int) -> list[RunRow]:
         .limit(limit)
     )
     return [to_row(RunRow, row) for row in (await conn.execute(query)).all()]
+
+
+async def copy_events(
+    conn: AsyncConnection,
+    source_run_id: uuid.UUID,
+    target_run_id: uuid.UUID,
+    *,
+    after_seq: int,
+    before_seq: int,
+) -> None:
+    """Copy the source run's events between the two seqs (both excluded) to the target run,
+    keeping their seq, type, attributes and time; one statement, however long the history."""
+    chosen = sa.select(
+        sa.literal(target_run_id, sa.Uuid).label("run_id"),
+        history.c.seq,
+        history.c.type,
+        history.c.attributes,
+        history.c.created_at,
+    ).where(history.c.run_id == source_run_id, history.c.seq > after_seq, history.c.seq < before_seq)
+    await conn.execute(
+        history.insert().from_select(["run_id", "seq", "type", "attributes", "created_at"], chosen)
+    )

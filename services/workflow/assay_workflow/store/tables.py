@@ -51,6 +51,9 @@ runs = sa.Table(
     sa.Column("task_dirty", sa.Boolean, nullable=False, comment="events arrived during the lease"),
     sa.Column("sticky_worker_id", sa.String(36), nullable=True),
     sa.Column("task_attempt", sa.Integer, nullable=False),
+    sa.Column(
+        "last_seq", sa.Integer, nullable=False, server_default="0", comment="seq of the last history event"
+    ),
     sa.Index(
         "runs_open_workflow_id",
         "namespace",

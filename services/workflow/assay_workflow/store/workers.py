@@ -21,10 +21,11 @@ async def get(conn: AsyncConnection, worker_id: str) -> WorkerRow | None:
     return to_row(WorkerRow, row) if row else None
 
 
+_TOUCH = workers.update().where(workers.c.worker_id == sa.bindparam("b_worker_id"))
+
+
 async def touch(conn: AsyncConnection, worker_id: str, now: datetime) -> bool:
-    result = await conn.execute(
-        workers.update().where(workers.c.worker_id == worker_id).values(last_heartbeat=now)
-    )
+    result = await conn.execute(_TOUCH, {"b_worker_id": worker_id, "last_heartbeat": now})
     return result.rowcount > 0
 
 

@@ -68,6 +68,17 @@ class WorkflowContinuedAsNew(RunEvent):
     new_run_id: str
 
 
+@event_type(
+    "workflow",
+    "workflow_retried",
+    "An operator retried a failed run from its latest failed activity; `run_id` is the new run",
+)
+class WorkflowRetried(RunEvent):
+    failed_run_id: str
+    activity_seq: int
+    requested_by: str
+
+
 @event_type("workflow", "signal_received", "A workflow run received a signal")
 class SignalReceived(RunEvent):
     signal: str
