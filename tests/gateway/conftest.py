@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import aiohttp
 import httpx
 import pytest
 from nats.js.errors import NotFoundError
@@ -95,7 +96,8 @@ async def running_side_gateway(
     bus = EventBus(stack.nats.url, subjects, events_max_age=3600, audit_max_age=3600)
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         try:
-            await process.wait_ready(client, asyncio.get_running_loop().time() + 30)
+            async with aiohttp.ClientSession() as probe:
+                await process.wait_ready(probe, asyncio.get_running_loop().time() + 30)
             await bus.connect()
             yield SideGateway(url, client, bus, process)
         finally:

@@ -10,6 +10,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from pythonjsonlogger.json import JsonFormatter
 from starlette.requests import Request
@@ -67,7 +68,10 @@ def configure(
     # Access logs are replaced by our metrics; uvicorn's own logger keeps start-up messages.
     logging.getLogger("uvicorn.access").disabled = True
 
-    provider = TracerProvider(resource=Resource.create({"service.name": f"assay-{service}"}))
+    # With nowhere to send spans, none is recorded (a caller's sampled trace still is): trace ids
+    # still travel and reach the logs, without the cost of recording every request's spans.
+    sampler = ParentBased(ALWAYS_ON if otlp_endpoint else ALWAYS_OFF)
+    provider = TracerProvider(resource=Resource.create({"service.name": f"assay-{service}"}), sampler=sampler)
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

@@ -22,13 +22,14 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
-import httpx
+import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assay._event import Event, parse_event
@@ -77,28 +78,38 @@ class ApiError(ClientError):
         self.problem = problem or {}
 
     @classmethod
-    def from_response(cls, response: httpx.Response) -> ApiError:
-        """The error a (read) non-2xx response stands for, problem+json or not."""
+    def from_response(cls, response: Answer) -> ApiError:
+        """The error a non-2xx answer stands for, problem+json or not."""
         try:
-            body = response.json()
+            body = json.loads(response.content)
         except ValueError:
             body = None
         if isinstance(body, dict) and isinstance(body.get("title"), str):
             detail = body.get("detail")
             return cls(
-                response.status_code,
-                str(body.get("code") or f"http_{response.status_code}"),
+                response.status,
+                str(body.get("code") or f"http_{response.status}"),
                 body["title"],
                 detail if isinstance(detail, str) else None,
                 body,
             )
-        text = response.text.strip()
+        text = response.content.decode("utf-8", "replace").strip()
         return cls(
-            response.status_code,
-            f"http_{response.status_code}",
-            response.reason_phrase or "HTTP error",
-            text[:300] or None,
+            response.status, f"http_{response.status}", response.reason or "HTTP error", text[:300] or None
         )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer read whole."""
+
+    status: int
+    reason: str | None
+    content: bytes
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status < 300
 
 
 class ServiceHealth(BaseModel):
@@ -269,9 +280,8 @@ class AssayClient:
         """`api_url` is the gateway's base URL; `timeout` bounds every request (not event streams)."""
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
-        # One pool of keep-alive connections serves every request, long-polls included.
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-        self._http = httpx.AsyncClient(base_url=self.api_url, timeout=timeout, limits=limits)
+        # Made on first use, on the loop that uses it (aiohttp sessions belong to one loop).
+        self._session: aiohttp.ClientSession | None = None
         self.workflows = Workflows(self)
         self.namespaces = Namespaces(self)
         self.workers = Workers(self)
@@ -287,12 +297,26 @@ class AssayClient:
 
     async def aclose(self) -> None:
         """Close the client's connections."""
-        await self._http.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        """One pool of keep-alive connections for every request, long-polls included. aiohttp
+        rather than httpx: a request through httpx's pool costs several times the CPU."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                self.api_url,
+                connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=4.0),
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                trust_env=False,
+            )
+        return self._session
 
     async def health(self) -> PlatformHealth:
         """Every service's readiness. A degraded platform is an answer, not an error."""
-        response = await self._send(self._http.build_request("GET", "/api/v1/health"))
-        if response.status_code in (200, 503):
+        response = await self._fetch("GET", "/api/v1/health")
+        if response.status in (200, 503):
             try:
                 return PlatformHealth.model_validate_json(response.content)
             except ValidationError:
@@ -331,7 +355,7 @@ class AssayClient:
         ):
             if value is not None:
                 params.append((name, value))
-        return EventStream(self, httpx.QueryParams(tuple(params)), after, reconnect_within)
+        return EventStream(self, params, after, reconnect_within)
 
     async def call(
         self,
@@ -345,27 +369,63 @@ class AssayClient:
         """One JSON request to the API: the decoded answer (None when it has no body). Raises
         `ApiError` for any non-2xx answer and `ApiUnreachable` when nothing answers. `timeout`
         overrides the client's for this request (long-polls need more)."""
-        request = self._http.build_request(
+        response = await self._fetch(
             method,
             path,
             params={k: str(v) for k, v in (params or {}).items()},
-            json=body,
-            timeout=self.timeout if timeout is None else timeout,
+            body=body,
+            timeout=timeout,
         )
-        response = await self._send(request)
         if not response.is_success:
             raise ApiError.from_response(response)
-        return response.json() if response.content else None
+        return json.loads(response.content) if response.content else None
 
-    async def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
-        """Every request goes through here: transport failures become `ApiUnreachable`."""
+    async def _fetch(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        timeout: float | None = None,
+    ) -> Answer:
+        """One request, its answer read whole; transport failures become `ApiUnreachable`."""
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"content-type": "application/json"} if data is not None else None
+        limit = aiohttp.ClientTimeout(total=self.timeout if timeout is None else timeout)
         try:
-            response = await self._http.send(request, stream=stream)
-        except httpx.TransportError as exc:
+            async with self._http().request(
+                method,
+                path,
+                params=params,
+                data=data,
+                headers=headers,
+                timeout=limit,
+            ) as response:
+                return Answer(response.status, response.reason, await response.read())
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise ApiUnreachable(self.api_url, _reason(exc)) from exc
-        if stream and response.status_code >= 300:
-            await response.aread()
-            await response.aclose()
+
+    async def _open_stream(
+        self,
+        path: str,
+        params: Sequence[tuple[str, str]],
+        headers: Mapping[str, str],
+        timeout: aiohttp.ClientTimeout,
+    ) -> aiohttp.ClientResponse:
+        """A streamed GET: the open response when it is 200; `ApiError` for any other answer."""
+        try:
+            response = await self._http().get(path, params=params, headers=headers, timeout=timeout)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ApiUnreachable(self.api_url, _reason(exc)) from exc
+        if response.status != 200:
+            try:
+                answer = Answer(response.status, response.reason, await response.read())
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise ApiUnreachable(self.api_url, _reason(exc)) from exc
+            finally:
+                response.release()
+            raise ApiError.from_response(answer)
         return response
 
 
@@ -662,13 +722,17 @@ class EventStream:
     """An open `/api/v1/events/stream`; iterate it for `Event`s. Made by `AssayClient.event_stream`."""
 
     def __init__(
-        self, client: AssayClient, params: httpx.QueryParams, after: int | None, reconnect_within: float
+        self,
+        client: AssayClient,
+        params: Sequence[tuple[str, str]],
+        after: int | None,
+        reconnect_within: float,
     ) -> None:
         self._client = client
         self._params = params
         self._reconnect_within = reconnect_within
         self._reader = Reader()
-        self._response: httpx.Response | None = None
+        self._response: aiohttp.ClientResponse | None = None
         self._frames: AsyncGenerator[Frame, None] | None = None
         self._is_open = False
         #: The sequence of the last event received (or the starting cursor): where a reconnect resumes.
@@ -697,7 +761,7 @@ class EventStream:
                 continue
             try:
                 frame = await anext(self._frames)
-            except (StopAsyncIteration, httpx.TransportError):
+            except (StopAsyncIteration, aiohttp.ClientError, TimeoutError):
                 await self._disconnect()
                 continue
             if frame.id is None or not frame.id.isdigit():
@@ -714,16 +778,12 @@ class EventStream:
         headers = {"accept": "text/event-stream", "cache-control": "no-cache"}
         if self.last_sequence is not None:
             headers["last-event-id"] = str(self.last_sequence)
-        http = self._client._http
-        timeout = httpx.Timeout(self._client.timeout, read=STREAM_SILENCE_SECONDS)
-        request = http.build_request(
-            "GET", "/api/v1/events/stream", params=self._params, headers=headers, timeout=timeout
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=self._client.timeout, sock_read=STREAM_SILENCE_SECONDS
         )
-        response = await self._client._send(request, stream=True)
-        if response.status_code != 200:
-            raise ApiError.from_response(response)
+        response = await self._client._open_stream("/api/v1/events/stream", self._params, headers, timeout)
         self._response = response
-        self._frames = self._reader.frames(response.aiter_lines())
+        self._frames = self._reader.frames(_lines(response))
 
     async def _reconnect(self) -> None:
         """Connect again after the server's `retry` delay; keep trying while failures are transient."""
@@ -747,15 +807,27 @@ class EventStream:
         frames, self._frames = self._frames, None
         response, self._response = self._response, None
         if frames is not None:
-            with contextlib.suppress(httpx.HTTPError):
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                 await frames.aclose()
         if response is not None:
-            await response.aclose()
+            response.close()
 
 
-def _reason(exc: httpx.TransportError) -> str:
+async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
+    """The lines of a streamed answer, without their line ends (any length: events can be big)."""
+    pending = b""
+    async for chunk in response.content.iter_any():
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            yield line.removesuffix(b"\r").decode("utf-8")
+    if pending:
+        yield pending.removesuffix(b"\r").decode("utf-8")
+
+
+def _reason(exc: BaseException) -> str:
     """Why a request got no answer, in words: the operating system's, when it gave any."""
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, TimeoutError):
         return "timed out"
     cause: BaseException | None = exc
     while cause is not None:
@@ -764,3 +836,7 @@ def _reason(exc: httpx.TransportError) -> str:
             return words.lower()
         cause = cause.__cause__ or cause.__context__
     return str(exc).lower() or type(exc).__name__
+
+
+from assay._sync_client import SyncAssayClient as SyncAssayClient  # noqa: E402
+from assay._sync_client import SyncEventStream as SyncEventStream  # noqa: E402

@@ -11,13 +11,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 from opentelemetry import trace
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+from yarl import URL
 
 from assay_common.disconnects import unless_disconnected
 from assay_common.errors import BadGateway, GatewayTimeout, Unavailable
@@ -122,18 +124,18 @@ async def _read_then_signal(body: AsyncIterator[bytes], done: asyncio.Event) -> 
 async def _discard(answer: Response) -> None:
     """Release an answer nobody is left to receive."""
     if isinstance(answer, UpstreamResponse):
-        await answer.upstream.aclose()
+        answer.upstream.close()
 
 
 class UpstreamResponse(Response):
     """Streams a service's answer to the client and always returns its connection to the pool."""
 
-    def __init__(self, upstream: httpx.Response, service: str) -> None:
+    def __init__(self, upstream: aiohttp.ClientResponse, service: str) -> None:
         self.upstream = upstream
         self.service = service
-        self.status_code = upstream.status_code
+        self.status_code = upstream.status
         self.background = None
-        self.raw_headers = response_headers(upstream.headers.raw)
+        self.raw_headers = response_headers(list(upstream.raw_headers))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -142,28 +144,39 @@ class UpstreamResponse(Response):
             with contextlib.suppress(OSError):
                 await unless_disconnected(receive, self._relay(send))
         finally:
-            await self.upstream.aclose()
+            # Back to the pool when the answer was read to its end, closed otherwise.
+            self.upstream.release()
 
     async def _relay(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         try:
-            async for chunk in self.upstream.aiter_raw():
+            async for chunk in self.upstream.content.iter_any():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             # The status line is gone already; breaking the connection is the only honest signal left.
             log.warning("%s broke off its answer: %s", self.service, type(exc).__name__)
             raise
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """The request as the service receives it."""
+
+    method: str
+    url: URL
+    body: AsyncIterator[bytes] | None
+    headers: list[tuple[str, str]]
+
+
 class BufferedResponse(Response):
     """A service's answer read whole: sent to the client in one go."""
 
-    def __init__(self, upstream: httpx.Response, body: bytes) -> None:
-        self.status_code = upstream.status_code
+    def __init__(self, upstream: aiohttp.ClientResponse, body: bytes) -> None:
+        self.status_code = upstream.status
         self.background = None
         self.body = body
-        self.raw_headers = response_headers(upstream.headers.raw)
+        self.raw_headers = response_headers(list(upstream.raw_headers))
 
 
 class GatewayStopping(Unavailable):
@@ -185,21 +198,22 @@ class Proxy:
         path_and_query: bytes = request.scope.get("raw_path") or request.url.path.encode()
         if request.scope.get("query_string"):
             path_and_query += b"?" + request.scope["query_string"]
-        url = httpx.URL(self.upstreams.url(service)).copy_with(raw_path=path_and_query)
+        url = URL(self.upstreams.url(service) + path_and_query.decode("latin-1"), encoded=True)
         body_read = asyncio.Event()
         body = _read_then_signal(request.stream(), body_read) if _has_body(request) else None
         if body is None:
             body_read.set()
         with tracer.start_as_current_span(f"proxy {service}", kind=trace.SpanKind.CLIENT):
-            outgoing = self.upstreams.client.build_request(
+            outgoing = Outgoing(
                 request.method,
                 url,
-                content=body,
-                headers=request_headers(
-                    request,
-                    token=self.minter.mint(principal, audience=service),
-                    request_id=request_id,
-                ),
+                body,
+                [
+                    (name.decode("latin-1"), value.decode("latin-1"))
+                    for name, value in request_headers(
+                        request, token=self.minter.mint(principal, audience=service), request_id=request_id
+                    )
+                ],
             )
             try:
                 # A client that gives up (a worker's long-poll, say) is not answered by the service
@@ -225,7 +239,7 @@ class Proxy:
         for exchange in self._in_flight:
             exchange.cancel()
 
-    async def _exchange(self, outgoing: httpx.Request, service: str) -> Response:
+    async def _exchange(self, outgoing: Outgoing, service: str) -> Response:
         """The service's answer: read whole when it is small (most API answers), streamed otherwise."""
         if self._stopping:
             raise GatewayStopping("the gateway is restarting; send the request again")
@@ -234,16 +248,16 @@ class Proxy:
         self._in_flight.add(current)
         try:
             upstream = await self._send(outgoing, service)
-            length = upstream.headers.get("content-length")
+            length = upstream.headers.get("Content-Length")
             if length is None or not length.isdigit() or int(length) > BUFFERED_ANSWER_BYTES:
                 return UpstreamResponse(upstream, service)
             try:
-                body = await upstream.aread()
-            except httpx.HTTPError as exc:
+                body = await upstream.read()
+            except aiohttp.ClientError as exc:
                 log.warning("%s broke off its answer: %s", service, type(exc).__name__)
                 raise BadGateway(f"the {service} service broke off its answer") from None
             finally:
-                await upstream.aclose()
+                upstream.release()
             return BufferedResponse(upstream, body)
         except asyncio.CancelledError:
             if self._stopping:
@@ -252,13 +266,19 @@ class Proxy:
         finally:
             self._in_flight.discard(current)
 
-    async def _send(self, outgoing: httpx.Request, service: str) -> httpx.Response:
+    async def _send(self, outgoing: Outgoing, service: str) -> aiohttp.ClientResponse:
         try:
-            return await self.upstreams.client.send(outgoing, stream=True)
-        except httpx.ConnectTimeout:
+            return await self.upstreams.client.request(
+                outgoing.method,
+                outgoing.url,
+                data=outgoing.body,
+                headers=outgoing.headers,
+                allow_redirects=False,
+            )
+        except aiohttp.ConnectionTimeoutError:
             raise BadGateway(f"the {service} service did not accept a connection in time") from None
-        except httpx.TimeoutException:
+        except TimeoutError:
             raise GatewayTimeout(f"the {service} service did not answer in time") from None
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             log.warning("%s unreachable: %s", service, type(exc).__name__)
             raise BadGateway(f"the {service} service is not reachable") from None

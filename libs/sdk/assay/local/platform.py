@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+import aiohttp
 import nats
 
 from assay_common.internal_auth import generate_private_key_pem, public_key_pem
@@ -144,7 +144,7 @@ class ManagedProcess:
             )
         self.expected_down = False
 
-    async def wait_ready(self, client: httpx.AsyncClient, deadline: float) -> None:
+    async def wait_ready(self, client: aiohttp.ClientSession, deadline: float) -> None:
         loop = asyncio.get_running_loop()
         while True:
             if not self.is_running:
@@ -152,9 +152,10 @@ class ManagedProcess:
                     f"{self.name} exited during start-up; see {self.log_path}:\n{self.log_tail()}"
                 )
             if self.ready_url is not None:
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(self.ready_url, timeout=1.0)).status_code == 200:
-                        return
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    async with client.get(self.ready_url, timeout=aiohttp.ClientTimeout(total=1.0)) as answer:
+                        if answer.status == 200:
+                            return
             if loop.time() > deadline:
                 raise PlatformError(
                     f"{self.name} was not ready in time; see {self.log_path}:\n{self.log_tail()}"
@@ -203,7 +204,7 @@ class LocalPlatform:
         self.nats_url = options.nats_url or ""
         self.processes: dict[str, ManagedProcess] = {}
         self.ports: dict[str, int] = {}
-        self._client = httpx.AsyncClient()
+        self._client_session: aiohttp.ClientSession | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._restarts: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -217,6 +218,12 @@ class LocalPlatform:
 
     def service_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
+
+    def _client(self) -> aiohttp.ClientSession:
+        """For readiness checks; made on first use, inside the running loop."""
+        if self._client_session is None:
+            self._client_session = aiohttp.ClientSession()
+        return self._client_session
 
     async def __aenter__(self) -> LocalPlatform:
         await self.start()
@@ -237,7 +244,7 @@ class LocalPlatform:
             for name in self.options.services:
                 self.processes[name] = self._service_process(name, key_file, public_file)
             await asyncio.gather(*(p.spawn() for p in self.processes.values()))
-            await asyncio.gather(*(p.wait_ready(self._client, deadline) for p in self.processes.values()))
+            await asyncio.gather(*(p.wait_ready(self._client(), deadline) for p in self.processes.values()))
         except BaseException:
             await self.stop()
             raise
@@ -313,7 +320,7 @@ class LocalPlatform:
     async def _restart(self, process: ManagedProcess) -> None:
         await process.spawn()
         try:
-            await process.wait_ready(self._client, asyncio.get_running_loop().time() + 60)
+            await process.wait_ready(self._client(), asyncio.get_running_loop().time() + 60)
         except PlatformError as exc:
             self.events.put_nowait(f"{process.name} did not come back: {exc}")
             return
@@ -332,7 +339,7 @@ class LocalPlatform:
         if process.is_running:
             raise PlatformError(f"{name} is running already")
         await process.spawn(extra_env)
-        await process.wait_ready(self._client, asyncio.get_running_loop().time() + ready_timeout)
+        await process.wait_ready(self._client(), asyncio.get_running_loop().time() + ready_timeout)
 
     async def stop(self) -> None:
         """Stop every service (gateway first), then NATS; leaves no process behind."""
@@ -349,4 +356,6 @@ class LocalPlatform:
             await asyncio.gather(*(p.stop() for p in order[1:]))
         if self.nats is not None:
             await self.nats.stop()
-        await self._client.aclose()
+        if self._client_session is not None:
+            await self._client_session.close()
+            self._client_session = None
