@@ -50,6 +50,24 @@ class OutboxRelay:
         self.batch_size = batch_size
         self._wakeup = asyncio.Event()
         outbox.on_commit = self.wake
+        table = self.table
+        self._oldest = (
+            sa.select(table.c.id, table.c.subject, table.c.body, table.c.traceparent)
+            .order_by(table.c.id)
+            .limit(batch_size)
+        )
+        oldest = (
+            sa.select(table.c.id)
+            .order_by(table.c.id)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        self._take = (
+            table.delete()
+            .where(table.c.id.in_(oldest))
+            .returning(table.c.id, table.c.subject, table.c.body, table.c.traceparent)
+        )
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -68,20 +86,15 @@ class OutboxRelay:
 
     async def drain_once(self) -> int:
         """Publish one batch; returns how many rows it published."""
-        query = (
-            sa.select(self.table.c.id, self.table.c.subject, self.table.c.body, self.table.c.traceparent)
-            .order_by(self.table.c.id)
-            .limit(self.batch_size)
-        )
         if self.db.backend == "postgresql":
+            # Taken and deleted in one statement; the delete commits only once all are published.
             async with self.db.transaction() as tx:
-                rows = (await tx.conn.execute(query.with_for_update(skip_locked=True))).all()
-                await self._publish(rows)
-                await self._delete(tx.conn, [row.id for row in rows])
-            return len(rows)
+                taken = sorted((await tx.conn.execute(self._take)).all(), key=lambda row: str(row.id))
+                await self._publish(taken)
+            return len(taken)
         # SQLite: one writer at a time, so do not hold the write lock while publishing.
         async with self.db.read() as conn:
-            rows = (await conn.execute(query)).all()
+            rows = (await conn.execute(self._oldest)).all()
         await self._publish(rows)
         if rows:
             async with self.db.transaction() as tx:

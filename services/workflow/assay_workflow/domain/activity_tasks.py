@@ -167,8 +167,8 @@ async def retry_or_finish(
             )
         )
         scope.work.topics.add(activity_task_topic(activity.namespace, activity.task_queue))
-        if activity.schedule_to_start_timeout is not None:
-            scope.work.notify_timekeeper()
+        if (deadline := schedule_to_start_deadline(activity, next_at)) is not None:
+            scope.work.notify_timekeeper(deadline)
         return
     ended = {"lease_token": None, "timeout_at": None}
     if timeout is not None:
@@ -232,8 +232,9 @@ class ActivityTasks:
             async with self.engine.work() as work:
                 await keep_alive(work, worker_id)
                 claimed = await claim_activities(work.conn, worker, work.now, max_tasks)
-                if any(a.timeout_at is not None for a in claimed):
-                    work.notify_timekeeper()
+                for activity in claimed:
+                    if activity.timeout_at is not None:
+                        work.notify_timekeeper(activity.timeout_at)
                 if claimed:
                     return claimed, None
                 due = await activity_store.earliest_scheduled_at(

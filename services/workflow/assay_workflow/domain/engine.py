@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -47,7 +47,9 @@ def run_closed_topic(run_id: uuid.UUID) -> str:
 
 
 TIMEKEEPER_TOPIC = "timekeeper"
+NEVER = datetime.max.replace(tzinfo=UTC)
 MAX_CACHED_WORKERS = 10_000
+KEEP_ALIVE_REFRESH = timedelta(seconds=1)
 #: The event a parent's history records when its child closes with each status.
 CHILD_OUTCOMES = {
     "COMPLETED": "ChildWorkflowCompleted",
@@ -68,9 +70,14 @@ class Engine:
     settings: WorkflowSettings
     #: Rung in this process when an earlier deadline appears; other replicas hear it over NATS.
     timekeeper_bell: asyncio.Event = field(default_factory=asyncio.Event)
+    #: When this process's timekeeper will look next (the far future while it is looking now):
+    #: a deadline after that needs no bell.
+    timekeeper_plan: datetime = NEVER
     #: Registrations never change, so each is read once; a removed worker is caught where it
     #: matters (its poll's keep-alive finds no row, its leases were handed back).
     _workers: dict[str, WorkerRow] = field(default_factory=dict)
+    #: When this process last recorded each worker's sign of life.
+    _touched: dict[str, datetime] = field(default_factory=dict)
 
     @asynccontextmanager
     async def work(self) -> AsyncIterator[Work]:
@@ -79,7 +86,7 @@ class Engine:
             yield work
             await work.flush()
         # After the commit, never before: a woken poller must find what woke it.
-        if work.wakes_timekeeper:
+        if work.timekeeper_due is not None and work.timekeeper_due < self.timekeeper_plan:
             self.timekeeper_bell.set()
             await self.wakeups.notify(TIMEKEEPER_TOPIC)
         for topic in sorted(work.topics):
@@ -102,11 +109,13 @@ class Engine:
                 raise WorkerNotFound(f"worker {worker_id!r} is not registered; register it again")
             if len(self._workers) >= MAX_CACHED_WORKERS:
                 self._workers.clear()
+                self._touched.clear()
             self._workers[worker_id] = worker
         return worker
 
     def forget_worker(self, worker_id: str) -> None:
         self._workers.pop(worker_id, None)
+        self._touched.pop(worker_id, None)
 
     async def read_run(self, namespace: str, workflow_id: str, run_id: uuid.UUID | None) -> RunRow:
         async with self.db.read() as conn:
@@ -134,10 +143,16 @@ async def find_run(
 
 
 async def keep_alive(work: Work, worker_id: str) -> None:
-    """A poll is a sign of life too; a worker removed meanwhile (as silent) must register again."""
+    """A poll is a sign of life too; a worker removed meanwhile (as silent) must register again.
+    A worker seen alive here within the last second is not written again (it polls often)."""
+    engine = work.engine
+    last = engine._touched.get(worker_id)
+    if last is not None and work.now - last < KEEP_ALIVE_REFRESH:
+        return
     if not await worker_store.touch(work.conn, worker_id, work.now):
-        work.engine.forget_worker(worker_id)
+        engine.forget_worker(worker_id)
         raise WorkerNotFound(f"worker {worker_id!r} was removed; register it again")
+    engine._touched[worker_id] = work.now
 
 
 @dataclass(frozen=True)
@@ -166,7 +181,8 @@ class Work:
         self.conn = tx.conn
         self.now = now
         self.topics: set[str] = set()
-        self.wakes_timekeeper = False
+        #: The earliest deadline this unit of work brought (the timekeeper must not sleep past it).
+        self.timekeeper_due: datetime | None = None
         #: One scope per run: two scopes of a run would hand out the same history seq.
         self._scopes: dict[uuid.UUID, RunScope] = {}
 
@@ -196,8 +212,11 @@ class Work:
         for scope in self._scopes.values():
             await scope.flush()
 
-    def notify_timekeeper(self) -> None:
-        self.wakes_timekeeper = True
+    def notify_timekeeper(self, due: datetime | None = None) -> None:
+        """Something falls due at `due` (now, when not given): the timekeeper must look by then."""
+        at = due or self.now
+        if self.timekeeper_due is None or at < self.timekeeper_due:
+            self.timekeeper_due = at
 
 
 class RunScope:

@@ -206,7 +206,7 @@ async def restore_activities(scope: RunScope, failed_run_id: uuid.UUID, kept: li
             )
             scope.work.topics.add(activity_task_topic(row.namespace, row.task_queue))
             if row.timeout_at is not None:
-                scope.work.notify_timekeeper()
+                scope.work.notify_timekeeper(row.timeout_at)
         restored.append(dataclasses.asdict(row))
     await activity_store.insert_many(scope.conn, restored)
 
@@ -223,4 +223,4 @@ async def restore_timers(scope: RunScope, kept: list[HistoryEvent]) -> None:
         if seq in ended:
             await activity_store.set_timer_status(scope.conn, scope.run.run_id, seq, ended[seq])
         else:
-            scope.work.notify_timekeeper()
+            scope.work.notify_timekeeper(fire_at)

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from assay_common.db import utcnow
 from assay_common.events.schemas import workflow as events
 from assay_workflow.domain.activity_tasks import retry_or_finish
-from assay_workflow.domain.engine import TIMEKEEPER_TOPIC, Engine, Work, workflow_task_topic
+from assay_workflow.domain.engine import NEVER, TIMEKEEPER_TOPIC, Engine, Work, workflow_task_topic
 from assay_workflow.domain.workers import remove_worker
 from assay_workflow.domain.workflows import request_cancel, terminate_run, time_out_run
 from assay_workflow.store import activities as activity_store
@@ -41,6 +41,8 @@ class Timekeeper:
     async def run(self) -> None:
         while True:
             self.engine.timekeeper_bell.clear()
+            # Looking now: any new deadline rings, until the next sleep is planned.
+            self.engine.timekeeper_plan = NEVER
             try:
                 await self.catch_up()
                 due = await self.next_due()
@@ -53,6 +55,7 @@ class Timekeeper:
             if due is not None:
                 sleep = min(sleep, max((due - utcnow()).total_seconds(), 0))
             if sleep > 0:
+                self.engine.timekeeper_plan = utcnow() + timedelta(seconds=sleep)
                 await self.sleep(sleep)
 
     async def sleep(self, seconds: float) -> None:

@@ -155,8 +155,9 @@ class WorkflowTasks:
                     task_attempt=1,
                 )
             eager = await claim_scheduled(work.conn, worker, work.now, scheduled)
-            if any(a.timeout_at is not None for a in eager):
-                work.notify_timekeeper()
+            for activity in eager:
+                if activity.timeout_at is not None:
+                    work.notify_timekeeper(activity.timeout_at)
             if len(eager) < len(scheduled):
                 for activity in scheduled:
                     work.topics.add(activity_task_topic(activity.namespace, activity.task_queue))
@@ -307,7 +308,7 @@ async def schedule_activity(scope: RunScope, command: c.ScheduleActivity) -> Act
     if activity is None:
         return None  # scheduled by an earlier task: a replay repeats the command
     if deadline is not None:
-        scope.work.notify_timekeeper()
+        scope.work.notify_timekeeper(deadline)
     await scope.append(
         "ActivityScheduled",
         {
@@ -350,7 +351,7 @@ async def start_timer(scope: RunScope, command: c.StartTimer) -> None:
     fire_at = scope.now + timedelta(seconds=command.seconds)
     await activity_store.insert_timer(scope.conn, scope.run.run_id, command.timer_seq, fire_at)
     await scope.append("TimerStarted", {"timer_seq": command.timer_seq, "fire_at": fire_at.isoformat()})
-    scope.work.notify_timekeeper()
+    scope.work.notify_timekeeper(fire_at)
 
 
 async def child_events(scope: RunScope) -> dict[int, dict[str, Json]]:

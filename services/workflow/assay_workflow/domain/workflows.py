@@ -208,6 +208,8 @@ class Workflows:
     ) -> RunRow:
         """The run once it has closed, or as it is when `wait_seconds` have passed."""
         run = await self.engine.read_run(namespace, workflow_id, run_id)
+        if not run.is_open or wait_seconds <= 0:
+            return run
 
         async def closed() -> tuple[RunRow | None, datetime | None]:
             current = await self.engine.read_run(namespace, workflow_id, run.run_id)
@@ -333,7 +335,7 @@ async def start_run(
     )
     work.topics.add(workflow_task_topic(namespace, task_queue))
     if deadline is not None:
-        work.notify_timekeeper()
+        work.notify_timekeeper(deadline)
     return scope
 
 
