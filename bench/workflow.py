@@ -281,7 +281,9 @@ async def requests_by_route(service_url: str) -> Counter[str]:
     return totals
 
 
-async def measure_assay(system: str, settings: Settings, database_url: str | None) -> Measurement:
+@contextlib.asynccontextmanager
+async def assay_platform(database_url: str | None) -> AsyncIterator[tuple[LocalPlatform, AssayClient]]:
+    """`assay up`'s platform on a data directory of its own (Postgres when a URL is given), and a client."""
     with tempfile.TemporaryDirectory(prefix="assay-bench-") as data_dir:
         options = PlatformOptions(
             data_dir=Path(data_dir),
@@ -290,70 +292,68 @@ async def measure_assay(system: str, settings: Settings, database_url: str | Non
             env={"ASSAY_LOG_LEVEL": "WARNING"},
         )
         async with LocalPlatform(options) as stack, AssayClient(stack.url, timeout=60) as client:
-            worker = Worker(
-                client,
-                "main",
-                TASK_QUEUE,
-                workflows=[assay_add_one_workflow],
-                activities=[assay_add_one],
-                max_concurrent_workflow_tasks=settings.concurrent,
-                max_concurrent_activities=settings.concurrent,
+            yield stack, client
+
+
+async def measure_assay(system: str, settings: Settings, database_url: str | None) -> Measurement:
+    async with assay_platform(database_url) as (stack, client):
+        worker = Worker(
+            client,
+            "main",
+            TASK_QUEUE,
+            workflows=[assay_add_one_workflow],
+            activities=[assay_add_one],
+            max_concurrent_workflow_tasks=settings.concurrent,
+            max_concurrent_activities=settings.concurrent,
+        )
+        working = asyncio.create_task(worker.run())
+
+        async def run_one(value: int) -> None:
+            run = await client.workflows.start(
+                "add_one_workflow", value, namespace="main", task_queue=TASK_QUEUE
             )
-            working = asyncio.create_task(worker.run())
+            check(value, await client.workflows.result(run.workflow_id, namespace="main"))
 
-            async def run_one(value: int) -> None:
-                run = await client.workflows.start(
-                    "add_one_workflow", value, namespace="main", task_queue=TASK_QUEUE
-                )
-                check(value, await client.workflows.result(run.workflow_id, namespace="main"))
+        async def count_costs(phase: Callable[[], Awaitable[None]]) -> dict[str, float]:
+            requests: Counter[str] = Counter()
 
-            async def count_costs(phase: Callable[[], Awaitable[None]]) -> dict[str, float]:
-                requests: Counter[str] = Counter()
+            async def counted() -> None:
+                before = await requests_by_route(stack.service_url("workflow"))
+                await phase()
+                requests.update(await requests_by_route(stack.service_url("workflow")) - before)
 
-                async def counted() -> None:
-                    before = await requests_by_route(stack.service_url("workflow"))
-                    await phase()
-                    requests.update(await requests_by_route(stack.service_url("workflow")) - before)
+            costs: dict[str, float] = {}
+            if database_url is None:
+                await counted()
+            else:
+                per_workflow = await transactions_per_workflow(database_url, counted, settings.sequential)
+                costs["database transactions"] = per_workflow
+            del requests["GET /metrics"]
+            costs["HTTP requests to the workflow service, all routes"] = (
+                requests.total() / settings.sequential
+            )
+            for route, count in sorted(requests.items()):
+                costs[f"HTTP {route}"] = count / settings.sequential
+            return costs
 
-                costs: dict[str, float] = {}
-                if database_url is None:
-                    await counted()
-                else:
-                    per_workflow = await transactions_per_workflow(database_url, counted, settings.sequential)
-                    costs["database transactions"] = per_workflow
-                del requests["GET /metrics"]
-                costs["HTTP requests to the workflow service, all routes"] = (
-                    requests.total() / settings.sequential
-                )
-                for route, count in sorted(requests.items()):
-                    costs[f"HTTP {route}"] = count / settings.sequential
-                return costs
-
-            try:
-                return await measure(system, run_one, settings, count_costs)
-            finally:
-                await worker.shutdown()
-                await working
+        try:
+            return await measure(system, run_one, settings, count_costs)
+        finally:
+            await worker.shutdown()
+            await working
 
 
 async def measure_floor(settings: Settings, database_url: str) -> Measurement:
     """What any workflow costs a client at least: its start and its result are two requests
     through the gateway to the workflow service. Here they are the cheapest such requests (a
     namespace read), with no engine work and no worker: the ceiling of Assay's workflow rates."""
-    with tempfile.TemporaryDirectory(prefix="assay-bench-") as data_dir:
-        options = PlatformOptions(
-            data_dir=Path(data_dir),
-            port=free_port(),
-            postgres_url=database_url,
-            env={"ASSAY_LOG_LEVEL": "WARNING"},
-        )
-        async with LocalPlatform(options) as stack, AssayClient(stack.url, timeout=60) as client:
+    async with assay_platform(database_url) as (_, client):
 
-            async def run_one(value: int) -> None:
-                for _ in range(2):
-                    await client.namespaces.get("main")
+        async def run_one(value: int) -> None:
+            for _ in range(2):
+                await client.namespaces.get("main")
 
-            return await measure("assay-floor", run_one, settings)
+        return await measure("assay-floor", run_one, settings)
 
 
 # Temporal.

@@ -17,11 +17,6 @@ import sqlalchemy as sa
 from pydantic import TypeAdapter
 
 from assay_common.db import Database, utcnow, uuid7
-from assay_common.events.bus import EventBus
-from assay_common.events.outbox import Outbox
-from assay_common.events.subjects import Subjects
-from assay_common.events.wakeups import Wakeups
-from assay_workflow.app import MIGRATIONS
 from assay_workflow.domain import commands as c
 from assay_workflow.domain.activity_tasks import ActivityOutcome, ActivityTasks
 from assay_workflow.domain.engine import Engine, WorkflowTask
@@ -47,13 +42,12 @@ from assay_workflow.domain.workflows import RunFilter, StartRequest, Workflows
 from assay_workflow.settings import WorkflowSettings
 from assay_workflow.store import activities as activity_store
 from assay_workflow.store import runs as run_store
-from assay_workflow.store import tables
 from assay_workflow.store import workers as worker_store
 from assay_workflow.store.queues import QueueStats
 from assay_workflow.store.rows import ActivityRow, HistoryEvent, Json, RunRow
-from tests.common.conftest import database_for
 from tests.conftest import POSTGRES_ADMIN_URL, NatsServer, create_postgres_database, drop_postgres_database
 from tests.support import eventually
+from tests.workflow.engines import engine_on
 
 COMMANDS: TypeAdapter[list[c.AnyCommand]] = TypeAdapter(list[c.AnyCommand])
 
@@ -61,22 +55,8 @@ COMMANDS: TypeAdapter[list[c.AnyCommand]] = TypeAdapter(list[c.AnyCommand])
 @pytest.fixture
 async def engine(database_url: str, unique: str, nats_server: NatsServer) -> AsyncIterator[Engine]:
     """The engine on a database of its own; no timekeeper runs unless a test runs one."""
-    db = database_for(database_url, unique)
-    await db.migrate(MIGRATIONS)
-    subjects = Subjects(
-        events_prefix=unique,
-        audit_prefix=f"{unique}audit",
-        events_stream=f"{unique.upper()}_EVENTS",
-        audit_stream=f"{unique.upper()}_AUDIT",
-    )
-    bus = EventBus(nats_server.url, subjects, events_max_age=3600, audit_max_age=3600)
-    await bus.connect()
-    wakeups = Wakeups(bus, "workflow")
-    await wakeups.start()
-    yield Engine(db, Outbox("workflow", tables.outbox, subjects), wakeups, WorkflowSettings())
-    await wakeups.stop()
-    await bus.close()
-    await db.dispose()
+    async with engine_on(database_url, unique, nats_server.url, WorkflowSettings()) as engine:
+        yield engine
 
 
 @dataclass

@@ -7,11 +7,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from assay_common.events.bus import EventBus
-from assay_common.events.outbox import Outbox
-from assay_common.events.subjects import Subjects
-from assay_common.events.wakeups import Wakeups
-from assay_workflow.app import MIGRATIONS
 from assay_workflow.domain.engine import Engine, WorkflowTask
 from assay_workflow.domain.errors import WorkerNotFound
 from assay_workflow.domain.timekeeper import Timekeeper
@@ -19,31 +14,20 @@ from assay_workflow.domain.workers import Registration, Workers
 from assay_workflow.domain.workflow_tasks import Completion, WorkflowTasks
 from assay_workflow.domain.workflows import StartRequest, Workflows
 from assay_workflow.settings import WorkflowSettings
-from assay_workflow.store import tables
-from tests.common.conftest import database_for
 from tests.conftest import NatsServer
 from tests.support import eventually
+from tests.workflow.engines import engine_on
 
 
 @pytest.fixture
 async def engine(database_url: str, unique: str, nats_server: NatsServer) -> AsyncIterator[Engine]:
-    db = database_for(database_url, unique)
-    await db.migrate(MIGRATIONS)
-    subjects = Subjects(
-        events_prefix=unique,
-        audit_prefix=f"{unique}audit",
-        events_stream=f"{unique.upper()}_EVENTS",
-        audit_stream=f"{unique.upper()}_AUDIT",
-    )
-    bus = EventBus(nats_server.url, subjects, events_max_age=3600, audit_max_age=3600)
-    await bus.connect()
-    wakeups = Wakeups(bus, "workflow")
-    await wakeups.start()
-    settings = WorkflowSettings(workflow_task_timeout_seconds=0.2, worker_timeout_seconds=0.3)
-    yield Engine(db, Outbox("workflow", tables.outbox, subjects), wakeups, settings)
-    await wakeups.stop()
-    await bus.close()
-    await db.dispose()
+    async with engine_on(
+        database_url,
+        unique,
+        nats_server.url,
+        WorkflowSettings(workflow_task_timeout_seconds=0.2, worker_timeout_seconds=0.3),
+    ) as engine:
+        yield engine
 
 
 async def claimed_task(engine: Engine, worker_id: str) -> WorkflowTask:

@@ -319,11 +319,7 @@ class RunScope:
             run_deadline=None,
             task_ready=False,
             task_ready_at=None,
-            task_dirty=False,
-            lease_token=None,
-            lease_worker_id=None,
-            lease_expires_at=None,
-            lease_history_seq=None,
+            **run_store.NO_LEASE,
         )
         await activity_store.cancel_pending(self.conn, self.run.run_id)
         await activity_store.cancel_pending_timers(self.conn, self.run.run_id)

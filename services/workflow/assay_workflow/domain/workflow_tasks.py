@@ -146,14 +146,7 @@ class WorkflowTasks:
                     worker.worker_id, self.lease_seconds, known_seq, task_attempt=1
                 )
             else:
-                await scope.update(
-                    lease_token=None,
-                    lease_worker_id=None,
-                    lease_expires_at=None,
-                    lease_history_seq=None,
-                    task_dirty=False,
-                    task_attempt=1,
-                )
+                await scope.update(**run_store.NO_LEASE, task_attempt=1)
             eager = await claim_scheduled(work.conn, worker, work.now, scheduled)
             for activity in eager:
                 if activity.timeout_at is not None:
@@ -184,14 +177,7 @@ async def fail_task(scope: RunScope, kind: str, message: str) -> None:
         await scope.append("WorkflowTaskFailed", {"kind": kind, "message": message})
     delay = min(2.0 ** (attempt - 1), MAX_TASK_BACKOFF_SECONDS)
     await scope.update(
-        lease_token=None,
-        lease_worker_id=None,
-        lease_expires_at=None,
-        lease_history_seq=None,
-        task_dirty=False,
-        task_ready=True,
-        task_ready_at=scope.now + timedelta(seconds=delay),
-        task_attempt=attempt + 1,
+        **run_store.released_lease(scope.now + timedelta(seconds=delay)), task_attempt=attempt + 1
     )
     scope.work.topics.add(workflow_task_topic(scope.run.namespace, scope.run.task_queue))
 

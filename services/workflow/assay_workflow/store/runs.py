@@ -219,17 +219,19 @@ async def release_worker_leases(conn: AsyncConnection, worker_id: str, now: date
     return released
 
 
+#: The column values of a run whose workflow task no one holds.
+NO_LEASE: dict[str, Any] = {
+    "lease_token": None,
+    "lease_worker_id": None,
+    "lease_expires_at": None,
+    "lease_history_seq": None,
+    "task_dirty": False,
+}
+
+
 def released_lease(now: datetime) -> dict[str, Any]:
     """The column values of a run whose lease ended without a completion: ready again."""
-    return {
-        "lease_token": None,
-        "lease_worker_id": None,
-        "lease_expires_at": None,
-        "lease_history_seq": None,
-        "task_ready": True,
-        "task_ready_at": now,
-        "task_dirty": False,
-    }
+    return {**NO_LEASE, "task_ready": True, "task_ready_at": now}
 
 
 async def expired_leases(conn: AsyncConnection, now: datetime, limit: int) -> list[RunRow]:
