@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import yaml
+from aiohttp import web
 
 from assay.local import free_port
 from tests.conftest import Stack
@@ -88,3 +92,62 @@ async def test_a_named_config_file_must_exist(cli: Cli) -> None:
 
     assert result.code == 1
     assert f"$ASSAY_CLI_CONFIG names {missing}, which is not a file" in result.stderr
+
+
+@contextlib.asynccontextmanager
+async def header_recorder() -> AsyncIterator[tuple[str, list[str | None]]]:
+    """A server that answers every request with a problem and notes each Authorization header."""
+    seen: list[str | None] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Authorization"))
+        problem = {"type": "about:blank", "title": "Not found", "status": 404, "code": "not_found"}
+        return web.json_response(problem, status=404, content_type="application/problem+json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}", seen
+    finally:
+        await runner.cleanup()
+
+
+async def test_api_key_comes_from_the_flag_then_its_file_then_the_environment_then_the_config_file(
+    cli: Cli, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("assay_from_file\n")
+    env_file = tmp_path / "env-key"
+    env_file.write_text("assay_from_env_file")
+    cli.config_file.parent.mkdir(parents=True)
+    cli.config_file.write_text('api_key = "assay_from_config"\n')
+    async with header_recorder() as (url, seen):
+        await cli.run("--api-url", url, "--api-key", "assay_flag", "namespace", "list")
+        await cli.run("--api-url", url, "--api-key-file", str(key_file), "namespace", "list")
+        await cli.run("--api-url", url, "namespace", "list", env={"ASSAY_API_KEY": "assay_env"})
+        await cli.run("--api-url", url, "namespace", "list", env={"ASSAY_API_KEY_FILE": str(env_file)})
+        await cli.run("--api-url", url, "namespace", "list")
+
+    assert seen == [
+        "Bearer assay_flag",
+        "Bearer assay_from_file",
+        "Bearer assay_env",
+        "Bearer assay_from_env_file",
+        "Bearer assay_from_config",
+    ]
+
+
+async def test_an_unreadable_api_key_file_is_a_clear_error(cli: Cli, tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+
+    result = await cli.run(
+        "--api-url", "http://127.0.0.1:9", "--api-key-file", str(missing), "namespace", "list"
+    )
+
+    assert result.code == 1
+    assert f"cannot read the API key file {missing}" in result.stderr
+    assert "assay_" not in result.stderr

@@ -68,20 +68,23 @@ class _Loop:
         self.loop.close()
 
 
-async def _open(api_url: str, timeout: float) -> AssayClient:
-    return AssayClient(api_url, timeout=timeout)
+async def _open(api_url: str, api_key: str | None, timeout: float) -> AssayClient:
+    return AssayClient(api_url, api_key=api_key, timeout=timeout)
 
 
 class SyncAssayClient:
     """`AssayClient`, blocking: the same methods, arguments, results and errors, without `await`.
     Close it with `close()` or use `with`. One client may be shared by several threads."""
 
-    def __init__(self, api_url: str = DEFAULT_API_URL, *, timeout: float = 10.0) -> None:
-        """`api_url` is the gateway's base URL; `timeout` bounds every request (not event streams)."""
+    def __init__(
+        self, api_url: str = DEFAULT_API_URL, *, api_key: str | None = None, timeout: float = 10.0
+    ) -> None:
+        """As `AssayClient`: `api_url` is the gateway's base URL, `api_key` authenticates every
+        request, `timeout` bounds every request (not event streams)."""
         self._loop = _Loop()
         self._run = self._loop.run
         try:
-            self._client = self._run(_open(api_url, timeout))
+            self._client = self._run(_open(api_url, api_key, timeout))
         except BaseException:
             self._loop.stop()
             raise

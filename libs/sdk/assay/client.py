@@ -276,10 +276,14 @@ class WorkflowFailure(ClientError):
 class AssayClient:
     """A connection to one Assay platform's API. Close it with `aclose()` or use `async with`."""
 
-    def __init__(self, api_url: str = DEFAULT_API_URL, *, timeout: float = 10.0) -> None:
-        """`api_url` is the gateway's base URL; `timeout` bounds every request (not event streams)."""
+    def __init__(
+        self, api_url: str = DEFAULT_API_URL, *, api_key: str | None = None, timeout: float = 10.0
+    ) -> None:
+        """`api_url` is the gateway's base URL; `api_key` (an `assay_…` key) authenticates every
+        request; `timeout` bounds every request (not event streams)."""
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
+        self._headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
         # Made on first use, on the loop that uses it (aiohttp sessions belong to one loop).
         self._session: aiohttp.ClientSession | None = None
         self.workflows = Workflows(self)
@@ -309,6 +313,7 @@ class AssayClient:
                 self.api_url,
                 connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=4.0),
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
+                headers=self._headers,
                 trust_env=False,
             )
         return self._session

@@ -16,7 +16,7 @@ def ask(settings: CliSettings, action: Callable[[AssayClient], Awaitable[T]]) ->
     """Open a client on the settings' API URL, run `action` with it, and return its answer."""
 
     async def run() -> T:
-        async with AssayClient(settings.api_url) as client:
+        async with settings.client() as client:
             return await action(client)
 
     return asyncio.run(run())

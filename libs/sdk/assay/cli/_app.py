@@ -14,7 +14,15 @@ from typer.core import TyperGroup
 from assay.cli._completion import completion
 from assay.cli._events import events
 from assay.cli._namespace import namespace
-from assay.cli._settings import EXIT_USAGE, ApiUrlOption, GlobalOptions, NamespaceOption, OutputOption
+from assay.cli._settings import (
+    EXIT_USAGE,
+    ApiKeyFileOption,
+    ApiKeyOption,
+    ApiUrlOption,
+    GlobalOptions,
+    NamespaceOption,
+    OutputOption,
+)
 from assay.cli._status import status
 from assay.cli._up import up
 from assay.cli._workers import queue, worker
@@ -77,12 +85,14 @@ def _global_options(
     api_url: ApiUrlOption = None,
     output: OutputOption = None,
     namespace: NamespaceOption = None,
+    api_key: ApiKeyOption = None,
+    api_key_file: ApiKeyFileOption = None,
     show_version: Annotated[
         bool,
         typer.Option("--version", is_eager=True, callback=_show_version, help="Print the version and exit."),
     ] = False,
 ) -> None:
-    ctx.obj = GlobalOptions(api_url, output, namespace)
+    ctx.obj = GlobalOptions(api_url, output, namespace, api_key, api_key_file)
 
 
 def main() -> None:

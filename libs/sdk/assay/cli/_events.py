@@ -14,7 +14,6 @@ from rich.text import Text
 from assay._event import Event
 from assay.cli import _output
 from assay.cli._settings import ApiUrlOption, CliSettings, OutputFormat, OutputOption, resolve
-from assay.client import AssayClient
 
 events = typer.Typer(name="events", help="Follow what happens in Assay.", no_args_is_help=True)
 
@@ -94,7 +93,7 @@ async def _follow(
 ) -> None:
     printed = 0
     async with (
-        AssayClient(settings.api_url) as client,
+        settings.client() as client,
         client.event_stream(
             types=types,
             namespace=namespace,

@@ -6,14 +6,14 @@ from __future__ import annotations
 import os
 import sys
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from assay.client import DEFAULT_API_URL
+from assay.client import DEFAULT_API_URL, AssayClient
 
 #: Exit codes: success, any error, a wait that timed out, a command line that makes no sense
 #: (EX_USAGE from sysexits.h).
@@ -26,7 +26,9 @@ CONFIG_ENV = "ASSAY_CLI_CONFIG"
 API_URL_ENV = "ASSAY_API_URL"
 OUTPUT_ENV = "ASSAY_OUTPUT"
 NAMESPACE_ENV = "ASSAY_NAMESPACE"
-CONFIG_KEYS = ("api_url", "output", "namespace")
+API_KEY_ENV = "ASSAY_API_KEY"
+API_KEY_FILE_ENV = "ASSAY_API_KEY_FILE"
+CONFIG_KEYS = ("api_url", "api_key", "api_key_file", "output", "namespace")
 #: The namespace commands act in when none is given.
 DEFAULT_NAMESPACE = "main"
 
@@ -85,6 +87,27 @@ NamespaceOption = Annotated[
 ]
 
 
+ApiKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        metavar="KEY",
+        show_default=False,
+        help=f"An API key (assay_…) to authenticate with. Else --api-key-file, ${API_KEY_ENV}, "
+        f"${API_KEY_FILE_ENV}, the config file's api_key or api_key_file.",
+    ),
+]
+ApiKeyFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--api-key-file",
+        metavar="FILE",
+        show_default=False,
+        help="A file holding the API key (keeps it out of the process list and shell history).",
+    ),
+]
+
+
 @dataclass(frozen=True)
 class GlobalOptions:
     """The flags given before the command."""
@@ -92,6 +115,8 @@ class GlobalOptions:
     api_url: str | None = None
     output: OutputFormat | None = None
     namespace: str | None = None
+    api_key: str | None = None
+    api_key_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +124,11 @@ class CliSettings:
     api_url: str
     output: OutputFormat
     namespace: str = DEFAULT_NAMESPACE
+    api_key: str | None = field(default=None, repr=False)
+
+    def client(self) -> AssayClient:
+        """A client of the API these settings name, authenticated when they hold a key."""
+        return AssayClient(self.api_url, api_key=self.api_key)
 
 
 def resolve(
@@ -127,7 +157,35 @@ def resolve(
         or config.get("namespace")
         or DEFAULT_NAMESPACE
     )
-    return CliSettings(url.rstrip("/"), chosen, space)
+    return CliSettings(url.rstrip("/"), chosen, space, _api_key(given, config))
+
+
+def _api_key(given: GlobalOptions, config: dict[str, str]) -> str | None:
+    """The first of: --api-key, --api-key-file, $ASSAY_API_KEY, $ASSAY_API_KEY_FILE, the config
+    file's api_key, its api_key_file."""
+    if given.api_key:
+        return given.api_key
+    if given.api_key_file is not None:
+        return _read_key(given.api_key_file, "--api-key-file")
+    if key := os.environ.get(API_KEY_ENV):
+        return key
+    if path := os.environ.get(API_KEY_FILE_ENV):
+        return _read_key(Path(path), f"${API_KEY_FILE_ENV}")
+    if key := config.get("api_key"):
+        return key
+    if path := config.get("api_key_file"):
+        return _read_key(Path(path).expanduser(), "the config file's api_key_file")
+    return None
+
+
+def _read_key(path: Path, source: str) -> str:
+    try:
+        key = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the API key file {path} ({source}): {exc}") from None
+    if not key:
+        raise ConfigError(f"the API key file {path} ({source}) is empty")
+    return key
 
 
 def config_path() -> Path | None:

@@ -16,14 +16,14 @@ def status(ctx: typer.Context, api_url: ApiUrlOption = None, output: OutputOptio
     """Show each service's health. Exits 0 when every service is healthy, 1 otherwise."""
     with _output.reported_errors():
         settings = resolve(ctx, api_url, output)
-        code = show_health(settings.api_url, settings.output)
+        code = show_health(settings.api_url, settings.output, api_key=settings.api_key)
     raise typer.Exit(code)
 
 
-def show_health(api_url: str, output: OutputFormat) -> int:
+def show_health(api_url: str, output: OutputFormat, *, api_key: str | None = None) -> int:
     """Print the platform's health at `api_url`; the exit code: 0 when all is well, else 1."""
     with _output.reported_errors():
-        health = asyncio.run(_fetch(api_url))
+        health = asyncio.run(_fetch(api_url, api_key))
     if output is OutputFormat.table:
         _output.table(
             ["SERVICE", "STATUS", "DETAIL", "LATENCY"],
@@ -39,8 +39,8 @@ def show_health(api_url: str, output: OutputFormat) -> int:
     return EXIT_OK if health.is_healthy else EXIT_ERROR
 
 
-async def _fetch(api_url: str) -> PlatformHealth:
-    async with AssayClient(api_url) as client:
+async def _fetch(api_url: str, api_key: str | None) -> PlatformHealth:
+    async with AssayClient(api_url, api_key=api_key) as client:
         return await client.health()
 
 

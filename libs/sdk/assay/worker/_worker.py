@@ -74,13 +74,15 @@ class Worker:
         sticky_cache_size: int = 1000,
         poll_seconds: float = 30.0,
         shutdown_grace: float = 30.0,
+        api_key: str | None = None,
     ) -> None:
-        """`client` is an `AssayClient` (left open) or the API URL (a client of the worker's own).
-        `poll_seconds` is how long one long-poll waits for work (at most 60)."""
+        """`client` is an `AssayClient` (left open) or the API URL (a client of the worker's own,
+        authenticated with `api_key` when given). `poll_seconds` is how long one long-poll waits
+        for work (at most 60)."""
         if not 0 < poll_seconds <= 60:
             raise ValueError("poll_seconds must be more than 0 and at most 60")
         self._owns_client = isinstance(client, str)
-        self._client = AssayClient(client) if isinstance(client, str) else client
+        self._client = AssayClient(client, api_key=api_key) if isinstance(client, str) else client
         self.namespace = namespace
         self.task_queue = task_queue
         self.identity = identity or f"{socket.gethostname()}:{os.getpid()}"
