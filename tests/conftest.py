@@ -11,6 +11,7 @@ Store-level tests take the `database_url` fixture, which runs them on both backe
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 import secrets
@@ -25,6 +26,8 @@ import pytest
 from assay.local import LocalPlatform, PlatformOptions, free_port
 from assay.local.platform import start_nats_server
 from assay_common.events.subjects import Subjects
+from assay_common.internal_auth import InternalTokenMinter, load_private_key
+from tests.auth_api import AuthApi
 
 TEST_DB = os.environ.get("ASSAY_TEST_DB", "sqlite")
 TEST_NATS = os.environ.get("ASSAY_TEST_NATS", "embedded")
@@ -33,6 +36,16 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 SYSTEM_NATS_URL = os.environ.get("ASSAY_TEST_NATS_URL", "nats://127.0.0.1:4222")
 RUN_ID = secrets.token_hex(4)
+#: A Fernet key of this run: the stack's auth service seals recovery tokens with it.
+RECOVERY_KEY = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+#: The auth service in tests: cheap Argon2id (the production cost would make every sign-in slow)
+#: and password recovery switched on.
+AUTH_TEST_ENV = {
+    "ASSAY_AUTH_PASSWORD_HASH_MEMORY_KIB": "8192",
+    "ASSAY_AUTH_PASSWORD_HASH_TIME_COST": "1",
+    "ASSAY_AUTH_PASSWORD_HASH_PARALLELISM": "1",
+    "ASSAY_AUTH_PASSWORD_RECOVERY_KEY": RECOVERY_KEY,
+}
 
 
 @dataclass(frozen=True)
@@ -151,7 +164,7 @@ async def stack(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactor
         port=free_port(),
         postgres_url=database_url,
         nats_url=nats_server.url,
-        env={**nats_server.env(), "ASSAY_LOG_JSON": "true"},
+        env={**nats_server.env(), **AUTH_TEST_ENV, "ASSAY_LOG_JSON": "true"},
         restart_crashed=False,
     )
     platform = LocalPlatform(options)
@@ -194,3 +207,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     selected = [item for item in items if "stack" in getattr(item, "fixturenames", ())]
     config.hook.pytest_deselected(items=[item for item in items if item not in selected])
     items[:] = selected
+
+
+@pytest.fixture(scope="session")
+async def auth_api(stack: Stack) -> AsyncIterator[AuthApi]:
+    key = load_private_key((stack.platform.data_dir / "internal.key").read_bytes())
+    api = AuthApi(stack.platform.service_url("auth"), InternalTokenMinter(key))
+    yield api
+    await api.client.aclose()

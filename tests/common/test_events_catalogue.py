@@ -50,7 +50,10 @@ def test_every_registered_event_type_has_a_channel_and_a_receive_operation() -> 
     document = build_document("0.1.0")
     addresses = {channel["address"] for channel in document["channels"].values()}
     for type_name, model in CATALOGUE.items():
-        assert f"assay.{model.event_service}.{{namespace}}.{model.event_name}" in addresses, type_name
+        if model.event_audit:
+            assert f"audit.{model.event_service}.{model.event_name}" in addresses, type_name
+        else:
+            assert f"assay.{model.event_service}.{{namespace}}.{model.event_name}" in addresses, type_name
     assert {op["action"] for op in document["operations"].values()} == {"receive"}
     assert len(document["operations"]) == len(CATALOGUE)
 

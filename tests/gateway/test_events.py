@@ -282,8 +282,10 @@ async def test_the_event_catalogue_is_an_asyncapi_document(stack: Stack) -> None
     assert document["asyncapi"].startswith("3.")
     names = {message["name"] for message in document["components"]["messages"].values()}
     assert {CREATED, DELETED} <= names
-    channel = next(iter(document["channels"].values()))
-    assert channel["address"].startswith(f"{stack.subjects.events_prefix}.")
+    prefixes = (f"{stack.subjects.events_prefix}.", f"{stack.subjects.audit_prefix}.")
+    addresses = [channel["address"] for channel in document["channels"].values()]
+    assert addresses and all(address.startswith(prefixes) for address in addresses)
+    assert any(address.startswith(f"{stack.subjects.events_prefix}.") for address in addresses)
 
 
 async def test_open_event_stream_does_not_hold_up_gateway_shutdown(

@@ -4,20 +4,48 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from assay_auth.api import api_keys, audit, internal, login, sessions, users
+from assay_auth.api.deps import install_error_handlers
+from assay_auth.domain.identity import Identity
 from assay_auth.settings import AuthSettings
 from assay_auth.store import tables
-from assay_common.service import ServiceDefinition, create_service_app
+from assay_common.service import Runtime, ServiceDefinition, create_service_app
 
 MIGRATIONS = Path(__file__).parent / "store" / "migrations"
 
 
 def create_app(settings: AuthSettings | None = None) -> FastAPI:
-    return create_service_app(
+    settings = settings or AuthSettings()
+
+    async def start(rt: Runtime, app: FastAPI) -> None:
+        identity = Identity(rt.store, rt.events, settings)
+        app.state.identity = identity
+        rt.start_background("audit-log", identity.audit.consumer(rt.bus).run())
+        rt.start_background("sweep", identity.sweep_forever())
+
+    async def stop(rt: Runtime) -> None:
+        identity: Identity | None = getattr(app.state, "identity", None)
+        if identity is not None:
+            await identity.recovery.drain()
+
+    app = create_service_app(
         ServiceDefinition(
             name="auth",
-            description="Identity, sessions, API keys, tokens, permissions and audit.",
-            settings=settings or AuthSettings(),
+            description="Identity: users, passwords, sessions, API keys and the audit log.",
+            settings=settings,
+            routers=[
+                login.router,
+                users.router,
+                sessions.router,
+                api_keys.router,
+                audit.router,
+                internal.router,
+            ],
             migrations=MIGRATIONS,
             outbox_table=tables.outbox,
+            on_start=start,
+            on_stop=stop,
         )
     )
+    install_error_handlers(app)
+    return app

@@ -14,6 +14,7 @@ from assay_common.service import (
     shutting_down,
 )
 from assay_gateway.api import events, openapi, proxy, status
+from assay_gateway.authentication import Authenticator
 from assay_gateway.gateway import Gateway
 from assay_gateway.openapi_merge import OpenApiCatalog
 from assay_gateway.proxy import Proxy
@@ -39,6 +40,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             bus=rt.bus,
             upstreams=upstreams,
             proxy=forwarder,
+            authenticator=Authenticator(upstreams, minter, settings.auth_cache_seconds),
             catalog=OpenApiCatalog(
                 upstreams,
                 app.openapi,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from assay_common.events.bus import EventBus
+from assay_gateway.authentication import Authenticator
 from assay_gateway.openapi_merge import OpenApiCatalog
 from assay_gateway.proxy import Proxy
 from assay_gateway.settings import GatewaySettings
@@ -20,6 +21,7 @@ class Gateway:
     bus: EventBus
     upstreams: Upstreams
     proxy: Proxy
+    authenticator: Authenticator
     catalog: OpenApiCatalog
 
 

@@ -24,6 +24,12 @@ class GatewaySettings(CommonSettings):
     upstream_max_connections: int = Field(
         default=1000, ge=1, description="Connections the gateway keeps open to all services together"
     )
+    auth_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long the auth service's answer about a session or API key is reused: a "
+        "revoked credential stops working within this window",
+    )
     health_timeout_seconds: float = Field(
         default=2.0, gt=0, description="How long `/api/v1/health` waits for each service's /readyz"
     )

@@ -27,7 +27,8 @@ def _channel_name(cls: type[EventData]) -> str:
 
 
 def build_document(version: str, subjects: Subjects | None = None) -> dict[str, Any]:
-    """The AsyncAPI 3.0 document describing every event on ASSAY_EVENTS."""
+    """The AsyncAPI 3.0 document describing every event on ASSAY_EVENTS and every audit record on
+    ASSAY_AUDIT."""
     subjects = subjects or Subjects()
     component_schemas: dict[str, Any] = {}
     envelope = CloudEvent.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -70,13 +71,23 @@ def build_document(version: str, subjects: Subjects | None = None) -> dict[str, 
             },
         }
         channel = _channel_name(cls)
-        channels[channel] = {
-            "address": f"{subjects.events_prefix}.{cls.event_service}.{{namespace}}.{cls.event_name}",
-            "title": type_name,
-            "description": f"{cls.event_summary}. Stream {subjects.events_stream}.",
-            "parameters": {"namespace": {"description": "the namespace, or `_` for platform-wide events"}},
-            "messages": {message: {"$ref": f"#/components/messages/{message}"}},
-        }
+        if cls.event_audit:
+            channels[channel] = {
+                "address": subjects.audit(cls.event_service, cls.event_name),
+                "title": type_name,
+                "description": f"{cls.event_summary}. Audit record, stream {subjects.audit_stream}.",
+                "messages": {message: {"$ref": f"#/components/messages/{message}"}},
+            }
+        else:
+            channels[channel] = {
+                "address": f"{subjects.events_prefix}.{cls.event_service}.{{namespace}}.{cls.event_name}",
+                "title": type_name,
+                "description": f"{cls.event_summary}. Stream {subjects.events_stream}.",
+                "parameters": {
+                    "namespace": {"description": "the namespace, or `_` for platform-wide events"}
+                },
+                "messages": {message: {"$ref": f"#/components/messages/{message}"}},
+            }
         operations[f"receive.{channel}"] = {
             "action": "receive",
             "title": f"Receive {type_name}",
@@ -91,7 +102,8 @@ def build_document(version: str, subjects: Subjects | None = None) -> dict[str, 
             "description": (
                 "Domain events of every Assay service, as CloudEvents 1.0 (structured JSON) on the "
                 f"JetStream stream {subjects.events_stream}, subjects `{subjects.events_prefix}.<service>."
-                "<namespace>.<name>`."
+                f"<namespace>.<name>`; audit records on the stream {subjects.audit_stream}, subjects "
+                f"`{subjects.audit_prefix}.<service>.<name>`."
             ),
         },
         "defaultContentType": "application/json",

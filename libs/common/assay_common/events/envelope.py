@@ -21,6 +21,8 @@ class EventData(BaseModel):
     event_service: ClassVar[str]
     event_name: ClassVar[str]
     event_summary: ClassVar[str]
+    #: An audit record: published to the audit stream (`<audit prefix>.<service>.<name>`).
+    event_audit: ClassVar[bool] = False
 
     @classmethod
     def type_name(cls) -> str:
@@ -34,11 +36,13 @@ E = TypeVar("E", bound=type[EventData])
 CATALOGUE: dict[str, type[EventData]] = {}
 
 
-def event_type(service: str, name: str, summary: str) -> Callable[[E], E]:
-    """Register an event payload model under `assay.<service>.<name>`."""
+def event_type(service: str, name: str, summary: str, *, audit: bool = False) -> Callable[[E], E]:
+    """Register an event payload model under `assay.<service>.<name>`; `audit` marks an audit
+    record, which its service publishes to the audit stream instead of the events stream."""
 
     def register(cls: E) -> E:
         cls.event_service, cls.event_name, cls.event_summary = service, name, summary
+        cls.event_audit = audit
         existing = CATALOGUE.get(cls.type_name())
         if existing is not None and existing is not cls:
             raise ValueError(f"event type {cls.type_name()} registered twice")

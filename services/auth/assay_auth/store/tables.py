@@ -1,10 +1,107 @@
-"""Tables of the auth service (Postgres schema `auth`, or `auth.db` on SQLite)."""
+"""Tables of the auth service (Postgres schema `auth`, or `auth.db` on SQLite).
+
+No secret is stored as such: passwords as Argon2id hashes, session secrets, CSRF tokens, API keys
+and recovery tokens as SHA-256 hex digests.
+"""
 
 import sqlalchemy as sa
 
+from assay_common.db import UtcDateTime
 from assay_common.events.outbox import outbox_table, processed_events_table
 
 metadata = sa.MetaData()
 
 outbox = outbox_table(metadata)
 processed_events = processed_events_table(metadata)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False, comment="as the user wrote it"),
+    sa.Column("email_key", sa.String(320), nullable=False, unique=True, comment="lower-cased: unique"),
+    sa.Column("email_verified", sa.Boolean, nullable=False),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("is_admin", sa.Boolean, nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=True, comment="Argon2id PHC string"),
+    sa.Column("password_changed_at", UtcDateTime, nullable=True),
+    sa.Column("disabled_at", UtcDateTime, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("csrf_hash", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_seen_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, comment="absolute end"),
+    sa.Column("client_address", sa.String(100), nullable=True),
+    sa.Column("user_agent", sa.String(300), nullable=True),
+    sa.Index("sessions_by_user", "user_id"),
+    sa.Index("sessions_by_expiry", "expires_at"),
+    sa.Index("sessions_by_last_seen", "last_seen_at"),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("prefix", sa.String(20), nullable=False, comment="the key's first characters, to recognise it"),
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=True),
+    sa.Column("last_used_at", UtcDateTime, nullable=True),
+    sa.Index("api_keys_by_user", "user_id", "id"),
+)
+
+recovery_tokens = sa.Table(
+    "recovery_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column(
+        "user_id",
+        sa.Uuid,
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+        comment="one live token per user",
+    ),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+)
+
+login_throttle = sa.Table(
+    "login_throttle",
+    metadata,
+    sa.Column("key", sa.String(400), primary_key=True, comment="account:<email> or address:<ip>"),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last_failure_at", UtcDateTime, nullable=False),
+    sa.Column("locked_until", UtcDateTime, nullable=True),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True, comment="the audit event's id (UUIDv7)"),
+    sa.Column("occurred_at", UtcDateTime, nullable=False),
+    sa.Column("action", sa.String(100), nullable=False),
+    sa.Column("actor_id", sa.String(255), nullable=True),
+    sa.Column("actor_kind", sa.String(20), nullable=False),
+    sa.Column("target_type", sa.String(50), nullable=True),
+    sa.Column("target_id", sa.String(255), nullable=True),
+    sa.Column("client_address", sa.String(100), nullable=True),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Index("audit_by_actor", "actor_id", "id"),
+    sa.Index("audit_by_target", "target_id", "id"),
+    sa.Index("audit_by_action", "action", "id"),
+    sa.Index("audit_by_time", "occurred_at"),
+)

@@ -1,0 +1,174 @@
+"""Events and audit records of the auth service.
+
+Domain events go to the events stream (`assay.auth._.<name>`, platform-wide); audit records to the
+audit stream (`audit.auth.<name>`). No payload carries a password, a password hash, a session
+secret or an API key. The one secret that travels, a password-recovery token, is sealed for the
+mail sender (`seal_recovery_delivery` / `open_recovery_delivery`): the events stream is readable by
+event subscribers, so a token in clear there would let any of them take over the account.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from cryptography.fernet import Fernet, InvalidToken
+from pydantic import Field
+
+from assay_common.events.envelope import EventData, event_type
+
+# ---- domain events ---------------------------------------------------------------------------
+
+
+@event_type(
+    "auth",
+    "password_recovery_requested",
+    "A password-recovery token was issued; `sealed` holds it and the address to mail it to",
+)
+class PasswordRecoveryRequested(EventData):
+    user_id: str
+    sealed: str
+    expires_at: datetime
+
+
+@event_type(
+    "auth",
+    "credentials_revoked",
+    "Sessions or API keys stopped being valid before their expiry (logout, revocation, password "
+    "change, user disabled or deleted, privileges changed); caches of them must be dropped",
+)
+class CredentialsRevoked(EventData):
+    user_id: str
+    session_ids: list[str] = Field(default_factory=list)
+    api_key_ids: list[str] = Field(default_factory=list)
+    all_of_user: bool = False
+    reason: str
+
+
+@dataclass(frozen=True)
+class RecoveryDelivery:
+    """What a mail sender needs: where to send the recovery token."""
+
+    email: str
+    token: str
+
+
+class RecoveryDeliveryUnreadable(ValueError):
+    """The sealed delivery was not made with this key, or was altered."""
+
+
+def seal_recovery_delivery(key: str, delivery: RecoveryDelivery) -> str:
+    """Encrypt and authenticate `delivery` with `key` (a Fernet key: 32 url-safe base64 bytes)."""
+    plain = json.dumps({"email": delivery.email, "token": delivery.token}).encode()
+    return Fernet(key.encode()).encrypt(plain).decode()
+
+
+def open_recovery_delivery(key: str, sealed: str) -> RecoveryDelivery:
+    """The delivery inside `sealed`, for the holder of `key`."""
+    try:
+        data = json.loads(Fernet(key.encode()).decrypt(sealed.encode()))
+    except (InvalidToken, ValueError) as exc:
+        raise RecoveryDeliveryUnreadable("the sealed recovery delivery cannot be opened") from exc
+    return RecoveryDelivery(email=str(data["email"]), token=str(data["token"]))
+
+
+# ---- audit records ---------------------------------------------------------------------------
+
+
+class AuthAudit(EventData):
+    """What every audit record of the auth service carries: who did it, from where, to what."""
+
+    actor_id: str | None = None
+    actor_kind: str
+    client_address: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+
+
+@event_type("auth", "login_succeeded", "A user signed in with a password; a session was created", audit=True)
+class LoginSucceeded(AuthAudit):
+    session_id: str
+    password_rehashed: bool
+
+
+@event_type("auth", "login_failed", "A sign-in with a password failed", audit=True)
+class LoginFailed(AuthAudit):
+    email: str
+    reason: Literal["unknown_user", "wrong_password", "no_password", "disabled"]
+
+
+@event_type("auth", "login_throttled", "A sign-in was refused without a check: too many failures", audit=True)
+class LoginThrottled(AuthAudit):
+    email: str
+    locked_by: Literal["account", "address"]
+    retry_after_seconds: int
+
+
+@event_type("auth", "logged_out", "A user signed out; the session ended", audit=True)
+class LoggedOut(AuthAudit):
+    session_id: str
+
+
+@event_type("auth", "sessions_revoked", "Sessions of a user were revoked", audit=True)
+class SessionsRevoked(AuthAudit):
+    session_ids: list[str]
+
+
+@event_type(
+    "auth", "password_changed", "A user changed their password; their other sessions ended", audit=True
+)
+class PasswordChanged(AuthAudit):
+    sessions_revoked: int
+
+
+@event_type("auth", "password_reset", "A password was set by an admin or with a recovery token", audit=True)
+class PasswordReset(AuthAudit):
+    via: Literal["admin", "recovery"]
+    sessions_revoked: int
+
+
+@event_type("auth", "recovery_requested", "Password recovery was asked for an email address", audit=True)
+class RecoveryRequested(AuthAudit):
+    email: str
+    outcome: Literal["token_issued", "unknown_email", "not_eligible", "cooldown"]
+
+
+@event_type("auth", "api_key_created", "An API key was created", audit=True)
+class ApiKeyCreated(AuthAudit):
+    owner_id: str
+    name: str
+    scopes: list[str]
+    expires_at: datetime | None = None
+
+
+@event_type("auth", "api_key_revoked", "An API key was revoked", audit=True)
+class ApiKeyRevoked(AuthAudit):
+    owner_id: str
+
+
+@event_type("auth", "user_created", "A user was created", audit=True)
+class UserCreated(AuthAudit):
+    email: str
+    is_admin: bool
+
+
+@event_type("auth", "user_updated", "A user's profile or privileges changed", audit=True)
+class UserUpdated(AuthAudit):
+    fields: list[str]
+
+
+@event_type("auth", "user_disabled", "A user was disabled; their sessions ended", audit=True)
+class UserDisabled(AuthAudit):
+    pass
+
+
+@event_type("auth", "user_enabled", "A disabled user was enabled again", audit=True)
+class UserEnabled(AuthAudit):
+    pass
+
+
+@event_type("auth", "user_deleted", "A user was deleted with their sessions and API keys", audit=True)
+class UserDeleted(AuthAudit):
+    email: str

@@ -1,0 +1,1 @@
+"""HTTP routes of the auth service: parse, authorize, call the domain, shape the response."""

@@ -1,0 +1,1 @@
+"""The rules of the auth service: users, passwords, sessions, throttling, API keys, audit."""

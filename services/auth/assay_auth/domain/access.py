@@ -1,0 +1,92 @@
+"""Who may do what, from the principal the gateway vouches for in the internal token.
+
+- `service` principals (other Assay services, the operator's tooling holding the platform key) act
+  as administrators, and alone may call the internal routes.
+- `user` principals are users signed in through a session (or another user credential); when the
+  principal names its session, the session must still be live.
+- `api_key` principals act for the key's owner, with the key's scopes; administration through an
+  API key needs an administrator's key carrying the `admin` scope.
+- `anonymous` principals may only sign in and ask for password recovery.
+
+A user who is disabled or gone is treated as not signed in, whatever the token says.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from assay_auth.domain.context import Actor, AuthContext
+from assay_auth.domain.errors import AdminRequired, NotSignedIn, ServiceRequired, UserSessionRequired
+from assay_auth.store import sessions as session_store
+from assay_auth.store import users as user_store
+from assay_auth.store.rows import UserRow
+from assay_common.internal_auth import Principal
+
+#: The scope an administrator's API key needs to administer.
+ADMIN_SCOPE = "admin"
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    actor: Actor
+    user: UserRow
+    session_id: uuid.UUID | None
+
+
+class Access:
+    def __init__(self, ctx: AuthContext) -> None:
+        self.ctx = ctx
+
+    async def admin(self, principal: Principal, address: str | None) -> Actor:
+        """The acting administrator; `NotSignedIn` (401) or `AdminRequired` (403) otherwise."""
+        if principal.kind == "service":
+            return Actor(id=principal.id, kind="service", address=address)
+        signed_in = await self._signed_in(principal, address)
+        if not signed_in.user.is_admin or (
+            principal.kind == "api_key" and ADMIN_SCOPE not in principal.scopes
+        ):
+            raise AdminRequired("this needs an administrator")
+        return signed_in.actor
+
+    async def user(self, principal: Principal, address: str | None) -> SignedIn:
+        """The signed-in user acting for themselves; API keys and services are refused (403)."""
+        if principal.kind in ("api_key", "service"):
+            raise UserSessionRequired("sign in as the user to do this")
+        return await self._signed_in(principal, address)
+
+    async def anyone_signed_in(self, principal: Principal, address: str | None) -> SignedIn:
+        """The user behind a session or an API key."""
+        if principal.kind == "service":
+            raise UserSessionRequired("a service is not a user")
+        return await self._signed_in(principal, address)
+
+    def service(self, principal: Principal) -> None:
+        if principal.kind != "service":
+            raise ServiceRequired("this route is for Assay's services only")
+
+    async def _signed_in(self, principal: Principal, address: str | None) -> SignedIn:
+        if principal.kind not in ("user", "api_key"):
+            raise NotSignedIn("sign in first")
+        try:
+            user_id = uuid.UUID(principal.id)
+            session_id = uuid.UUID(principal.session_id) if principal.session_id else None
+        except ValueError:
+            raise NotSignedIn("sign in first") from None
+        now = self.ctx.now()
+        async with self.ctx.db.read() as conn:
+            user = await user_store.get(conn, user_id)
+            session = await session_store.get(conn, session_id) if session_id is not None else None
+        if user is None or user.disabled:
+            raise NotSignedIn("sign in first")
+        if session_id is not None:
+            idle = timedelta(seconds=self.ctx.settings.session_idle_ttl_seconds)
+            if (
+                session is None
+                or session.user_id != user_id
+                or session.expires_at <= now
+                or session.last_seen_at + idle <= now
+            ):
+                raise NotSignedIn("the session has ended; sign in again")
+        return SignedIn(Actor(id=str(user_id), kind=principal.kind, address=address), user, session_id)

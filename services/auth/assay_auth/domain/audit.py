@@ -1,0 +1,96 @@
+"""The audit log: every audit record of the auth service, as it arrived on the audit stream.
+
+Records are written through the outbox in the same transaction as the action they report, so an
+action without its record (or the reverse) cannot happen. A durable consumer, shared by all
+replicas, copies them from the stream into the `audit_log` table, once each (the event id is the
+row's key, and handled ids are remembered), where they can be queried.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+
+from assay_auth.domain.context import AuthContext
+from assay_auth.domain.errors import InvalidCursor
+from assay_auth.store import audit as store
+from assay_auth.store.rows import AuditRow
+from assay_auth.store.tables import processed_events
+from assay_common.db import Transaction
+from assay_common.events.bus import EventBus
+from assay_common.events.consumer import EventConsumer
+from assay_common.events.envelope import CloudEvent
+
+log = logging.getLogger("assay.auth.audit")
+
+#: The durable consumer every replica of the auth service shares.
+CONSUMER_NAME = "auth-audit-log"
+
+
+def _text(value: object, limit: int) -> str | None:
+    return None if value is None else str(value)[:limit]
+
+
+class AuditLog:
+    def __init__(self, ctx: AuthContext) -> None:
+        self.ctx = ctx
+
+    def consumer(self, bus: EventBus) -> EventConsumer:
+        return EventConsumer(
+            bus,
+            self.ctx.db,
+            processed_events,
+            durable=CONSUMER_NAME,
+            filter_subject=f"{bus.subjects.audit_prefix}.auth.>",
+            stream=bus.subjects.audit_stream,
+            handler=self.store_record,
+        )
+
+    async def store_record(self, tx: Transaction, event: CloudEvent) -> None:
+        if not event.type.startswith("assay.auth."):
+            log.warning("ignoring %s on the auth audit subjects", event.type)
+            return
+        data = event.data
+        await store.insert(
+            tx.conn,
+            {
+                "id": event.id,
+                "occurred_at": event.time,
+                "action": event.short_type[:100],
+                "actor_id": _text(data.get("actor_id"), 255),
+                "actor_kind": _text(data.get("actor_kind"), 20) or "unknown",
+                "target_type": _text(data.get("target_type"), 50),
+                "target_id": _text(data.get("target_id"), 255),
+                "client_address": _text(data.get("client_address"), 100),
+                "data": data,
+            },
+        )
+
+    async def query(
+        self,
+        *,
+        actor: str | None,
+        action: str | None,
+        target: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        before: str | None,
+        limit: int,
+    ) -> list[AuditRow]:
+        if before is not None:
+            try:
+                before = str(uuid.UUID(before))
+            except ValueError:
+                raise InvalidCursor("pass the next_cursor of the previous page") from None
+        async with self.ctx.db.read() as conn:
+            return await store.list_page(
+                conn,
+                actor=actor,
+                action=action,
+                target=target,
+                since=since,
+                until=until,
+                before=before,
+                limit=limit,
+            )

@@ -1,0 +1,108 @@
+"""Session lifetimes at the running service: a second auth service with TTLs of a few seconds,
+on the stack's database server and NATS (streams of its own)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from nats.js.errors import NotFoundError
+
+from assay.local import free_port
+from assay.local.platform import ManagedProcess
+from assay_common.events.bus import EventBus
+from assay_common.internal_auth import InternalTokenMinter, load_private_key
+from tests.auth_api import AuthApi, email
+from tests.conftest import AUTH_TEST_ENV, Stack, run_subjects
+from tests.support import eventually
+
+IDLE_TTL = 1.0
+ABSOLUTE_TTL = 3.0
+
+
+@pytest.fixture(scope="module")
+async def short_lived(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AuthApi]:
+    port = free_port()
+    subjects = run_subjects(f"auth{port}")
+    data_dir: Path = tmp_path_factory.mktemp("short-lived-auth")
+    env = {
+        "PYTHONUNBUFFERED": "1",
+        **AUTH_TEST_ENV,
+        "ASSAY_DATA_DIR": str(data_dir),
+        "ASSAY_NATS_URL": stack.nats.url,
+        "ASSAY_SUBJECT_PREFIX": subjects.events_prefix,
+        "ASSAY_AUDIT_SUBJECT_PREFIX": subjects.audit_prefix,
+        "ASSAY_EVENTS_STREAM": subjects.events_stream,
+        "ASSAY_AUDIT_STREAM": subjects.audit_stream,
+        "ASSAY_INTERNAL_VERIFY_KEYS_FILE": str(stack.platform.data_dir / "internal.pub"),
+        "ASSAY_LOG_JSON": "true",
+        "ASSAY_AUTH_PORT": str(port),
+        "ASSAY_AUTH_SESSION_IDLE_TTL_SECONDS": str(IDLE_TTL),
+        "ASSAY_AUTH_SESSION_ABSOLUTE_TTL_SECONDS": str(ABSOLUTE_TTL),
+    }
+    if stack.database_url:
+        env["ASSAY_DATABASE_URL"] = stack.database_url
+        env["ASSAY_AUTH_DB_SCHEMA"] = f"auth_short_{port}"
+    url = f"http://127.0.0.1:{port}"
+    process = ManagedProcess(
+        "short-lived-auth",
+        [sys.executable, "-m", "assay_auth"],
+        env,
+        stack.platform.log_dir / "short-lived-auth.log",
+        ready_url=f"{url}/readyz",
+    )
+    await process.spawn()
+    key = load_private_key((stack.platform.data_dir / "internal.key").read_bytes())
+    api = AuthApi(url, InternalTokenMinter(key))
+    try:
+        async with aiohttp.ClientSession() as probe:
+            await process.wait_ready(probe, asyncio.get_running_loop().time() + 30)
+        yield api
+    finally:
+        await api.client.aclose()
+        await process.stop()
+        bus = EventBus(stack.nats.url, subjects, events_max_age=3600, audit_max_age=3600)
+        await bus.connect()
+        for stream in (subjects.events_stream, subjects.audit_stream):
+            with contextlib.suppress(NotFoundError):
+                await bus.js.delete_stream(stream)
+        await bus.close()
+
+
+async def validate(api: AuthApi, secret: str) -> int:
+    response = await api.call("POST", "/internal/v1/sessions/validate", json={"secret": secret})
+    return response.status_code
+
+
+async def test_an_unused_session_ends_after_the_idle_ttl(short_lived: AuthApi, unique: str) -> None:
+    user = await short_lived.create_user(email(unique))
+    me = await short_lived.signed_in(email(unique))
+    assert await validate(short_lived, me.secret) == 200
+
+    async def gone_from_the_list() -> bool:
+        # Listing reads without touching the session, so it ages untouched.
+        answer = await short_lived.call("GET", f"/api/v1/auth/users/{user['id']}/sessions")
+        items: list[object] = answer.json()["items"]
+        return items == []
+
+    await eventually(gone_from_the_list, within=5, what="the session idled out")
+    assert await validate(short_lived, me.secret) == 401
+
+
+async def test_a_used_session_still_ends_at_the_absolute_ttl(short_lived: AuthApi, unique: str) -> None:
+    await short_lived.create_user(email(unique))
+    me = await short_lived.signed_in(email(unique))
+    started = asyncio.get_running_loop().time()
+
+    async def ended() -> bool:
+        # Used far more often than the idle TTL, so only the absolute end can stop it.
+        return await validate(short_lived, me.secret) == 401
+
+    await eventually(ended, within=ABSOLUTE_TTL + 3, what="the session reached its absolute end")
+    assert asyncio.get_running_loop().time() - started >= ABSOLUTE_TTL - 0.5
+    assert (await short_lived.call("GET", "/api/v1/auth/whoami", me.principal)).status_code == 401
