@@ -13,9 +13,10 @@ import uuid
 import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import sqlalchemy as sa
 import uuid_utils.compat as uuid_compat
@@ -31,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 log = logging.getLogger("assay.db")
 
 Backend = Literal["sqlite", "postgresql"]
+R = TypeVar("R")
 
 
 def uuid7() -> uuid.UUID:
@@ -221,6 +223,13 @@ def run_migrations_from_env() -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+
+
+def to_row(cls: type[R], row: sa.Row[Any], *, prefix: str = "") -> R:
+    """Build a row dataclass from a result row whose columns carry its field names (after
+    `prefix`, for the columns of a joined table)."""
+    mapping = row._mapping
+    return cls(**{f.name: mapping[prefix + f.name] for f in fields(cls)})  # type: ignore[arg-type]
 
 
 @functools.cache

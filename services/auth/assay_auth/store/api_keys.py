@@ -10,8 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from assay_auth.store.rows import ApiKeyRow, UserRow, to_row
+from assay_auth.store.rows import ApiKeyRow, UserRow
 from assay_auth.store.tables import api_keys, users
+from assay_common.db import to_row
 
 _KEY_COLUMNS = [c for c in api_keys.c if c.name != "secret_hash"]
 _INSERT = api_keys.insert()
@@ -46,8 +47,7 @@ async def by_secret_hash(conn: AsyncConnection, secret_hash: str) -> ApiKeyWithU
     row = (await conn.execute(_BY_SECRET, {"b_secret_hash": secret_hash})).first()
     if row is None:
         return None
-    mapping = row._mapping
-    user = UserRow(**{name: mapping[f"u_{name}"] for name in UserRow.__dataclass_fields__})
+    user = to_row(UserRow, row, prefix="u_")
     return ApiKeyWithUser(to_row(ApiKeyRow, row), user)
 
 

@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from assay_auth.store.rows import AuditRow, to_row
+from assay_auth.store.rows import AuditRow
 from assay_auth.store.tables import audit_log
-from assay_common.db import insert_ignoring_conflict
+from assay_common.db import insert_ignoring_conflict, to_row
 
 
 async def insert(conn: AsyncConnection, values: dict[str, Any]) -> None:

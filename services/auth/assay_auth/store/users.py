@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from assay_auth.store.rows import UserRow, to_row
+from assay_auth.store.rows import UserRow
 from assay_auth.store.tables import users
-from assay_common.db import insert_ignoring_conflict
+from assay_common.db import insert_ignoring_conflict, to_row
 
 _BY_ID = sa.select(users).where(users.c.id == sa.bindparam("b_id"))
 _BY_EMAIL_KEY = sa.select(users).where(users.c.email_key == sa.bindparam("b_email_key"))

@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from assay_common.db import insert_ignoring_conflict
-from assay_workflow.store.rows import ActivityRow, TimerRow, to_row
+from assay_common.db import insert_ignoring_conflict, to_row
+from assay_workflow.store.rows import ActivityRow, TimerRow
 from assay_workflow.store.tables import activities, timers
 
 SCHEDULED = "SCHEDULED"

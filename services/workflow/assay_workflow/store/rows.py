@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
-
-import sqlalchemy as sa
+from typing import Any
 
 Json = Any
-R = TypeVar("R")
-
-
-def to_row(cls: type[R], row: sa.Row[Any]) -> R:
-    """Build a row dataclass from a result row whose columns carry the same names."""
-    mapping = row._mapping
-    return cls(**{f.name: mapping[f.name] for f in fields(cls)})  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from assay_common.db import insert_ignoring_conflict
-from assay_workflow.store.rows import HistoryEvent, Json, QueryStateRow, RunRow, to_row
+from assay_common.db import insert_ignoring_conflict, to_row
+from assay_workflow.store.rows import HistoryEvent, Json, QueryStateRow, RunRow
 from assay_workflow.store.tables import OPEN_STATUS, activities, history, query_state, runs
 
 # The statements on the hot paths are built once, with bound parameters: building a statement

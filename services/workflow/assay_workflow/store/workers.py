@@ -8,7 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from assay_workflow.store.rows import WorkerRow, to_row
+from assay_common.db import to_row
+from assay_workflow.store.rows import WorkerRow
 from assay_workflow.store.tables import workers
 
 
