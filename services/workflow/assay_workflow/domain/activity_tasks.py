@@ -19,7 +19,6 @@ from assay_workflow.domain.engine import (
     Work,
     WorkflowTask,
     activity_task_topic,
-    keep_alive,
 )
 from assay_workflow.store import activities as activity_store
 from assay_workflow.store import runs as run_store
@@ -230,7 +229,7 @@ class ActivityTasks:
 
         async def look() -> tuple[list[ActivityRow] | None, datetime | None]:
             async with self.engine.work() as work:
-                await keep_alive(work, worker_id)
+                await self.engine.keep_alive(work, worker_id)
                 claimed = await claim_activities(work.conn, worker, work.now, max_tasks)
                 for activity in claimed:
                     if activity.timeout_at is not None:

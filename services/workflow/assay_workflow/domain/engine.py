@@ -113,6 +113,18 @@ class Engine:
             self._workers[worker_id] = worker
         return worker
 
+    async def keep_alive(self, work: Work, worker_id: str) -> None:
+        """A poll is a sign of life too; a worker removed meanwhile (as silent) must register
+        again. A worker seen alive here within the last second is not written again (it polls
+        often)."""
+        last = self._touched.get(worker_id)
+        if last is not None and work.now - last < KEEP_ALIVE_REFRESH:
+            return
+        if not await worker_store.touch(work.conn, worker_id, work.now):
+            self.forget_worker(worker_id)
+            raise WorkerNotFound(f"worker {worker_id!r} was removed; register it again")
+        self._touched[worker_id] = work.now
+
     def forget_worker(self, worker_id: str) -> None:
         self._workers.pop(worker_id, None)
         self._touched.pop(worker_id, None)
@@ -140,19 +152,6 @@ async def find_run(
     if run is None:
         raise WorkflowNotFound(f"workflow {workflow_id!r} does not exist in namespace {namespace!r}")
     return run
-
-
-async def keep_alive(work: Work, worker_id: str) -> None:
-    """A poll is a sign of life too; a worker removed meanwhile (as silent) must register again.
-    A worker seen alive here within the last second is not written again (it polls often)."""
-    engine = work.engine
-    last = engine._touched.get(worker_id)
-    if last is not None and work.now - last < KEEP_ALIVE_REFRESH:
-        return
-    if not await worker_store.touch(work.conn, worker_id, work.now):
-        engine.forget_worker(worker_id)
-        raise WorkerNotFound(f"worker {worker_id!r} was removed; register it again")
-    engine._touched[worker_id] = work.now
 
 
 @dataclass(frozen=True)

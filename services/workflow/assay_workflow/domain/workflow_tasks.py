@@ -21,7 +21,6 @@ from assay_workflow.domain.engine import (
     WorkflowTask,
     activity_task_topic,
     build_task,
-    keep_alive,
     workflow_task_topic,
 )
 from assay_workflow.domain.errors import InvalidCommands, WorkflowAlreadyRunning
@@ -90,7 +89,7 @@ class WorkflowTasks:
 
         async def look() -> tuple[list[WorkflowTask] | None, datetime | None]:
             async with self.engine.work() as work:
-                await keep_alive(work, worker_id)
+                await self.engine.keep_alive(work, worker_id)
                 room = worker.max_concurrent_workflow_tasks - await run_store.count_leases(
                     work.conn, worker_id
                 )
