@@ -66,7 +66,9 @@ async def copies(db: Database) -> list[str]:
         return list((await conn.execute(query)).scalars())
 
 
-def consumer_for(db: Database, bus: EventBus, handler: CopyNamespaces) -> EventConsumer:
+def consumer_for(
+    db: Database, bus: EventBus, handler: CopyNamespaces, fetch_seconds: float = 5.0
+) -> EventConsumer:
     return EventConsumer(
         bus,
         db,
@@ -75,6 +77,7 @@ def consumer_for(db: Database, bus: EventBus, handler: CopyNamespaces) -> EventC
         handler=handler,
         filter_subject=bus.subjects.events_filter("workflow"),
         backoff=(0.05, 0.05),
+        fetch_seconds=fetch_seconds,
     )
 
 
@@ -115,6 +118,26 @@ async def test_handler_that_always_fails_stops_after_bounded_redelivery(db: Data
         await eventually(lambda: _acknowledged(bus, 1), what="message terminated")
     assert handler.calls == consumer.max_deliver
     assert await copies(db) == []
+
+
+async def test_empty_fetches_that_end_at_their_deadline_do_not_stop_the_consumer(
+    db: Database, bus: EventBus
+) -> None:
+    # Fetches of a few milliseconds end empty hundreds of times, often just as the server's own
+    # "no messages" answer arrives, which nats-py reports with the builtin TimeoutError.
+    handler = CopyNamespaces()
+    consumer = consumer_for(db, bus, handler, fetch_seconds=0.002)
+    task = asyncio.create_task(consumer.run())
+    try:
+        for number in range(10):
+            await publish_created(db, bus, f"n{number}")
+            await eventually(lambda n=number + 1: _calls(handler, n), what=f"event {number} handled")
+            assert not task.done(), "the consumer stopped on an empty fetch"
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+    assert handler.calls == 10
 
 
 async def _has(db: Database, names: list[str]) -> bool:

@@ -297,7 +297,7 @@ class Subscription:
 
     async def _fetch(self) -> None:
         assert self._pull is not None
-        with contextlib.suppress(nats.errors.TimeoutError):
+        with contextlib.suppress(TimeoutError):  # nats-py raises its own or the builtin one
             self._buffer.extend(await self._pull.fetch(self._batch_size, timeout=_FETCH_SECONDS))
 
     async def _acknowledge(self, message: Msg) -> None:

@@ -15,7 +15,6 @@ from contextlib import suppress
 import sqlalchemy as sa
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -51,6 +50,7 @@ class EventConsumer:
         backoff: Sequence[float] = DEFAULT_BACKOFF,
         batch_size: int = 32,
         ack_wait: float = 30.0,
+        fetch_seconds: float = 5.0,
     ) -> None:
         self.bus = bus
         self.db = db
@@ -63,6 +63,7 @@ class EventConsumer:
         self.max_deliver = len(self.backoff) + 1
         self.batch_size = batch_size
         self.ack_wait = ack_wait
+        self.fetch_seconds = fetch_seconds
 
     async def run(self) -> None:
         """Fetch and handle events until cancelled."""
@@ -80,8 +81,10 @@ class EventConsumer:
         try:
             while True:
                 try:
-                    messages = await subscription.fetch(self.batch_size, timeout=5)
-                except NatsTimeoutError:
+                    messages = await subscription.fetch(self.batch_size, timeout=self.fetch_seconds)
+                except TimeoutError:
+                    # Nothing came. nats-py says so with its own TimeoutError on some paths and
+                    # with the builtin one on others (its own is a subclass of the builtin).
                     continue
                 except NatsError as exc:
                     log.warning("consumer %s cannot fetch: %s", self.durable, type(exc).__name__)
