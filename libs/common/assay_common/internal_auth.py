@@ -21,7 +21,8 @@ from assay_common.errors import Unauthorized
 
 INTERNAL_TOKEN_HEADER = "x-assay-internal-token"
 ISSUER = "assay-gateway"
-PrincipalKind = Literal["anonymous", "user", "api_key", "service"]
+#: `external`: someone a trusted external issuer vouches for (id `<issuer alias>:<subject>`).
+PrincipalKind = Literal["anonymous", "user", "api_key", "service", "external"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class Principal:
     kind: PrincipalKind
     session_id: str | None = None
     scopes: tuple[str, ...] = field(default_factory=tuple)
+    #: The API key an `api_key` principal presented (none when it came with a JWT made from one).
+    api_key_id: str | None = None
 
     @classmethod
     def anonymous(cls) -> Principal:
@@ -110,6 +113,8 @@ class InternalTokenMinter:
         }
         if principal.session_id:
             claims["sid"] = principal.session_id
+        if principal.api_key_id:
+            claims["akid"] = principal.api_key_id
         token = jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": self._kid})
         if len(self._cache) > 10_000:
             self._cache.clear()
@@ -178,5 +183,6 @@ class InternalTokenVerifier:
             kind=claims.get("kind", "anonymous"),
             session_id=claims.get("sid"),
             scopes=tuple(claims.get("scopes", ())),
+            api_key_id=claims.get("akid"),
         )
         return principal, float(claims["exp"])

@@ -1,10 +1,11 @@
 """`create_app(settings)`: the auth service as an ASGI application."""
 
+import logging
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from assay_auth.api import api_keys, audit, internal, login, sessions, users
+from assay_auth.api import api_keys, audit, internal, login, passkeys, sessions, tokens, users
 from assay_auth.api.deps import install_error_handlers
 from assay_auth.domain.identity import Identity
 from assay_auth.settings import AuthSettings
@@ -12,6 +13,8 @@ from assay_auth.store import tables
 from assay_common.service import Runtime, ServiceDefinition, create_service_app
 
 MIGRATIONS = Path(__file__).parent / "store" / "migrations"
+
+log = logging.getLogger("assay.auth")
 
 
 def create_app(settings: AuthSettings | None = None) -> FastAPI:
@@ -22,6 +25,12 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
         app.state.identity = identity
         rt.start_background("audit-log", identity.audit.consumer(rt.bus).run())
         rt.start_background("sweep", identity.sweep_forever())
+        rt.start_background("signing-key-rotation", identity.rotate_signing_keys_forever())
+        if not identity.signing_keys.sealing:
+            log.warning(
+                "signing_key_encryption_key is not set: JWT signing keys are stored unencrypted in the "
+                "database; set it in production"
+            )
 
     async def stop(rt: Runtime) -> None:
         identity: Identity | None = getattr(app.state, "identity", None)
@@ -31,14 +40,17 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
     app = create_service_app(
         ServiceDefinition(
             name="auth",
-            description="Identity: users, passwords, sessions, API keys and the audit log.",
+            description="Identity: users, passwords, passkeys, sessions, API keys and the audit log.",
             settings=settings,
             routers=[
                 login.router,
                 users.router,
                 sessions.router,
+                passkeys.router,
                 api_keys.router,
                 audit.router,
+                tokens.router,
+                tokens.well_known,
                 internal.router,
             ],
             migrations=MIGRATIONS,

@@ -3,6 +3,7 @@
 import base64
 import binascii
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -54,11 +55,61 @@ class AuthSettings(CommonSettings):
         default=60.0, ge=0, description="Shortest interval between two recovery tokens for one user"
     )
 
+    bootstrap_password_link_ttl_seconds: float = Field(
+        default=7 * 24 * 3600,
+        gt=0,
+        description="How long the bootstrap administrator's set-password link works",
+    )
+
     sweep_interval_seconds: float = Field(
         default=300.0, gt=0, description="How often expired sessions, tokens and throttle entries are removed"
     )
 
-    @field_validator("password_recovery_key")
+    webauthn_rp_id: str = Field(
+        default="",
+        max_length=253,
+        description="WebAuthn relying-party id: the domain passkeys belong to; empty: the host of public_url",
+    )
+    webauthn_rp_name: str = Field(
+        default="Assay", min_length=1, max_length=100, description="The name authenticators show for passkeys"
+    )
+    webauthn_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (scheme://host[:port]) of pages running passkey ceremonies; empty: public_url's",
+    )
+    webauthn_ceremony_ttl_seconds: float = Field(
+        default=300.0, gt=0, le=3600, description="How long a passkey challenge can be answered"
+    )
+
+    def resolved_webauthn_rp_id(self) -> str:
+        """The relying-party id: the configured one, else the host of `public_url`."""
+        return self.webauthn_rp_id or (urlsplit(self.public_url).hostname or "localhost")
+
+    def resolved_webauthn_origins(self) -> list[str]:
+        """The origins accepted in a ceremony's client data: the configured ones, else the origin of
+        `public_url` (what the browser reports: scheme, host and a non-default port, no path)."""
+        return self.webauthn_origins or [_origin(self.public_url)]
+
+    @field_validator("webauthn_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        return [_origin(origin) for origin in value]
+
+    signing_key_encryption_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Fernet key sealing the JWT signing keys in the database; empty: stored in the clear",
+    )
+    signing_key_rotation_seconds: float = Field(
+        default=30 * 24 * 3600, gt=0, description="A JWT signing key is replaced this long after it was made"
+    )
+    token_ttl_seconds: int = Field(
+        default=900, ge=1, le=24 * 3600, description="Longest life of a JWT from the token exchange"
+    )
+    token_audience: str = Field(
+        default="assay", min_length=1, description="The `aud` of Assay's JWTs (the gateway checks it)"
+    )
+
+    @field_validator("password_recovery_key", "signing_key_encryption_key")
     @classmethod
     def _fernet_key(cls, value: SecretStr) -> SecretStr:
         key = value.get_secret_value()
@@ -70,3 +121,18 @@ class AuthSettings(CommonSettings):
             if len(raw) != 32:
                 raise ValueError("must be a Fernet key: 32 bytes in URL-safe base64 (44 characters)")
         return value
+
+
+def _origin(url: str) -> str:
+    """The origin of `url` as a browser writes it in client data: scheme://host, and the port
+    only when it is not the scheme's default."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise ValueError(f"{url!r}: give an origin such as https://assay.example.com")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{url!r}: the port is not a number") from None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default = 443 if parts.scheme == "https" else 80
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None and port != default else "")

@@ -1,10 +1,39 @@
 """Settings of the gateway (env prefix `ASSAY_GATEWAY_`, see `assay_common.config`)."""
 
 from typing import ClassVar
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from assay_common.config import CommonSettings
+
+
+class TrustedIssuer(BaseModel):
+    """An external OpenID Connect issuer whose JWTs the gateway accepts as bearer tokens."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    issuer: str = Field(
+        description="The issuer URL, exactly as its tokens' `iss` says; its keys are found through "
+        "`<issuer>/.well-known/openid-configuration`"
+    )
+    alias: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$",
+        description="Short name of the issuer: principals are `<alias>:<principal claim>`",
+    )
+    audience: str = Field(min_length=1, description="The `aud` the tokens must carry (the client id)")
+    principal_claim: str = Field(default="sub", min_length=1, description="The claim naming the principal")
+    scopes_claim: str | None = Field(
+        default=None, description="A claim listing the principal's scopes (a list or space-separated)"
+    )
+
+    @field_validator("issuer")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(f"{value!r}: give the issuer's URL, such as https://id.example.com/realms/main")
+        return value
 
 
 class GatewaySettings(CommonSettings):
@@ -38,6 +67,26 @@ class GatewaySettings(CommonSettings):
     )
     sse_keepalive_seconds: float = Field(
         default=15.0, gt=0, description="Interval of SSE keep-alive comments"
+    )
+    token_audience: str = Field(
+        default="assay", min_length=1, description="The `aud` Assay's own JWTs must carry"
+    )
+    trusted_issuers: list[TrustedIssuer] = Field(
+        default_factory=list, description="External OIDC issuers whose JWTs are accepted as bearer tokens"
+    )
+    jwt_leeway_seconds: int = Field(
+        default=30, ge=0, le=300, description="Clock skew allowed when checking a JWT's exp, nbf and iat"
+    )
+    jwks_cache_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long an issuer's fetched public keys are used before a new fetch",
+    )
+    jwks_refresh_interval_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="Shortest interval between two fetches of one issuer's keys when a token names an "
+        "unknown key",
     )
     sse_heartbeat_seconds: float = Field(
         default=5.0,

@@ -111,7 +111,7 @@ class ResetIn(BaseModel):
     new_password: str = Field(min_length=1, max_length=4096)
 
 
-def _signed_in(request: Request, response: Response, created: NewSession, domain: Domain) -> LoginOut:
+def signed_in_answer(request: Request, response: Response, created: NewSession, domain: Domain) -> LoginOut:
     session = created.session
     set_session_cookies(
         response,
@@ -139,7 +139,7 @@ async def login(body: LoginIn, request: Request, response: Response, domain: Dom
     created = await domain.sessions.login(
         body.email, body.password, client_info(request), replacing_secret=request.cookies.get(SESSION_COOKIE)
     )
-    return _signed_in(request, response, created, domain)
+    return signed_in_answer(request, response, created, domain)
 
 
 @router.post("/logout", status_code=204, summary="Sign out: end this session and clear its cookies")
@@ -189,7 +189,7 @@ async def change_password(
     created = await domain.sessions.change_password(
         signed_in.actor, signed_in.user.id, body.current_password, body.new_password, client_info(request)
     )
-    return _signed_in(request, response, created, domain)
+    return signed_in_answer(request, response, created, domain)
 
 
 @router.post(

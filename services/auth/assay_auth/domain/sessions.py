@@ -18,6 +18,7 @@ import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from assay_auth.domain.context import Actor, AuthContext
 from assay_auth.domain.errors import (
@@ -141,23 +142,37 @@ class Sessions:
             if new_hash is not None:
                 # The same password, hashed with the current parameters.
                 await user_store.update(tx.conn, user.id, password_hash=new_hash)
-            if replacing_secret:
-                replaced = await store.delete_by_secret_hash(tx.conn, digest(replacing_secret))
-                if replaced is not None:
-                    await self._ended(
-                        tx, replaced, Actor.user(replaced.user_id, client.address), reason="replaced"
-                    )
-            created = await self._create(tx, user, client)
-            await self.ctx.audit(
-                tx,
-                audit.LoginSucceeded,
-                Actor.user(user.id, client.address),
-                target_type="user",
-                target_id=user.id,
-                session_id=str(created.session.id),
-                password_rehashed=new_hash is not None,
-            )
+            created = await self.start(tx, user, client, replacing_secret=replacing_secret)
+            await self.audit_sign_in(tx, created, client, password_rehashed=new_hash is not None)
         return created
+
+    async def audit_sign_in(
+        self, tx: Transaction, created: NewSession, client: ClientInfo, **details: Any
+    ) -> None:
+        """The audit record of a sign-in that made `created` (`details`: how it was made)."""
+        user = created.user
+        await self.ctx.audit(
+            tx,
+            audit.LoginSucceeded,
+            Actor.user(user.id, client.address),
+            target_type="user",
+            target_id=user.id,
+            session_id=str(created.session.id),
+            **details,
+        )
+
+    async def start(
+        self, tx: Transaction, user: UserRow, client: ClientInfo, *, replacing_secret: str | None
+    ) -> NewSession:
+        """A new session of `user`, whichever way they proved who they are; the browser's previous
+        session (`replacing_secret`, its cookie) ends."""
+        if replacing_secret:
+            replaced = await store.delete_by_secret_hash(tx.conn, digest(replacing_secret))
+            if replaced is not None:
+                await self._ended(
+                    tx, replaced, Actor.user(replaced.user_id, client.address), reason="replaced"
+                )
+        return await self._create(tx, user, client)
 
     async def _create(self, tx: Transaction, user: UserRow, client: ClientInfo) -> NewSession:
         now = self.ctx.now()

@@ -105,3 +105,74 @@ audit_log = sa.Table(
     sa.Index("audit_by_action", "action", "id"),
     sa.Index("audit_by_time", "occurred_at"),
 )
+
+passkeys = sa.Table(
+    "passkeys",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "credential_id",
+        sa.String(1400),
+        nullable=False,
+        unique=True,
+        comment="WebAuthn credential id, base64url",
+    ),
+    sa.Column("public_key", sa.Text, nullable=False, comment="COSE public key, base64url"),
+    sa.Column("sign_count", sa.BigInteger, nullable=False, comment="the authenticator's last counter"),
+    sa.Column("transports", sa.JSON, nullable=False),
+    sa.Column("aaguid", sa.String(36), nullable=False, comment="the authenticator model"),
+    sa.Column("device_type", sa.String(20), nullable=False, comment="single_device or multi_device"),
+    sa.Column("backed_up", sa.Boolean, nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_used_at", UtcDateTime, nullable=True),
+    sa.Index("passkeys_by_user", "user_id", "id"),
+)
+
+webauthn_ceremonies = sa.Table(
+    "webauthn_ceremonies",
+    metadata,
+    sa.Column("challenge_hash", sa.String(64), primary_key=True, comment="SHA-256 hex of the challenge"),
+    sa.Column("kind", sa.String(20), nullable=False, comment="registration or authentication"),
+    sa.Column(
+        "user_id",
+        sa.Uuid,
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=True,
+        comment="who registers; who signs in when the email was given",
+    ),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Index("webauthn_ceremonies_by_expiry", "expires_at"),
+)
+
+signing_keys = sa.Table(
+    "signing_keys",
+    metadata,
+    sa.Column("kid", sa.String(64), primary_key=True, comment="RFC 7638 thumbprint of the public key"),
+    sa.Column("algorithm", sa.String(20), nullable=False),
+    sa.Column(
+        "private_key",
+        sa.Text,
+        nullable=False,
+        comment="PKCS#8 PEM, sealed with signing_key_encryption_key (Fernet) when `sealed`",
+    ),
+    sa.Column("sealed", sa.Boolean, nullable=False),
+    sa.Column("public_jwk", sa.JSON, nullable=False),
+    sa.Column(
+        "active",
+        sa.Boolean,
+        nullable=True,
+        unique=True,
+        comment="true for the one key that signs, null once retired: the unique index allows one",
+    ),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("retired_at", UtcDateTime, nullable=True),
+    sa.Column(
+        "drop_after",
+        UtcDateTime,
+        nullable=True,
+        comment="a retired key leaves the JWKS then: every token it signed has expired",
+    ),
+)

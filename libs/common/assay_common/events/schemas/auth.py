@@ -87,16 +87,34 @@ class AuthAudit(EventData):
     target_id: str | None = None
 
 
-@event_type("auth", "login_succeeded", "A user signed in with a password; a session was created", audit=True)
+@event_type(
+    "auth",
+    "login_succeeded",
+    "A user signed in with a password or a passkey; a session was created",
+    audit=True,
+)
 class LoginSucceeded(AuthAudit):
     session_id: str
     password_rehashed: bool
+    method: Literal["password", "passkey"] = "password"
+    passkey_id: str | None = Field(default=None, description="The passkey used, for `passkey`")
 
 
-@event_type("auth", "login_failed", "A sign-in with a password failed", audit=True)
+@event_type("auth", "login_failed", "A sign-in with a password or a passkey failed", audit=True)
 class LoginFailed(AuthAudit):
-    email: str
-    reason: Literal["unknown_user", "wrong_password", "no_password", "disabled"]
+    email: str | None = Field(default=None, description="As typed; none for a passkey sign-in without one")
+    reason: Literal[
+        "unknown_user",
+        "wrong_password",
+        "no_password",
+        "disabled",
+        "unknown_challenge",
+        "unknown_passkey",
+        "invalid_assertion",
+        "counter_regression",
+    ]
+    method: Literal["password", "passkey"] = "password"
+    passkey_id: str | None = Field(default=None, description="The passkey presented, when it is known")
 
 
 @event_type("auth", "login_throttled", "A sign-in was refused without a check: too many failures", audit=True)
@@ -169,6 +187,46 @@ class UserEnabled(AuthAudit):
     pass
 
 
-@event_type("auth", "user_deleted", "A user was deleted with their sessions and API keys", audit=True)
+@event_type(
+    "auth", "user_deleted", "A user was deleted with their sessions, API keys and passkeys", audit=True
+)
 class UserDeleted(AuthAudit):
     email: str
+
+
+@event_type("auth", "passkey_added", "A user registered a passkey (a WebAuthn credential)", audit=True)
+class PasskeyAdded(AuthAudit):
+    owner_id: str
+    name: str
+    aaguid: str = Field(description="The authenticator model (all zeros when it does not say)")
+
+
+@event_type("auth", "passkey_renamed", "A passkey was renamed", audit=True)
+class PasskeyRenamed(AuthAudit):
+    owner_id: str
+    name: str
+
+
+@event_type("auth", "passkey_removed", "A passkey was removed; it can no longer sign in", audit=True)
+class PasskeyRemoved(AuthAudit):
+    owner_id: str
+
+
+@event_type(
+    "auth",
+    "signing_key_rotated",
+    "A new JWT signing key became active; the one before stays published until its tokens expire",
+    audit=True,
+)
+class SigningKeyRotated(AuthAudit):
+    retired_kid: str | None = Field(description="The key that signed until now; none for the first key")
+    reason: Literal["initial", "scheduled", "manual"]
+
+
+@event_type("auth", "token_issued", "A session or an API key was exchanged for a short-lived JWT", audit=True)
+class TokenIssued(AuthAudit):
+    jti: str
+    kid: str
+    subject_kind: Literal["user", "api_key"]
+    scopes: list[str]
+    expires_at: datetime
