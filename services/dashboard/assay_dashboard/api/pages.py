@@ -1,4 +1,5 @@
-"""The status page (`/`) and the static files pages load (`/static/…`)."""
+"""The status page (`/`), the set-password page (`/account/password`) and the static files pages
+load (`/static/…`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ router = APIRouter(tags=["pages"])
 
 STATIC = Path(__file__).parent.parent / "static"
 VERSION = distribution_version("assay-dashboard")
-ASSETS = frozenset({"dashboard.css", "status.js", "favicon.svg"})
+ASSETS = frozenset({"dashboard.css", "status.js", "password.js", "favicon.svg"})
 
 #: Pages load scripts, styles and data from this origin only, and nothing may frame them.
 SECURITY_HEADERS = {
@@ -30,6 +31,15 @@ SECURITY_HEADERS = {
 async def status_page() -> HTMLResponse:
     html = render("status.html", version=VERSION)
     return HTMLResponse(html, headers={**SECURITY_HEADERS, "cache-control": "no-store"})
+
+
+@router.get("/account/password", response_class=HTMLResponse, include_in_schema=False)
+async def password_page() -> HTMLResponse:
+    """Sets a password with the token of a recovery or first-administrator link. The token comes in
+    the URL fragment, which only the page's script reads; no referrer leaves this page at all."""
+    html = render("password.html", version=VERSION)
+    headers = {**SECURITY_HEADERS, "cache-control": "no-store", "referrer-policy": "no-referrer"}
+    return HTMLResponse(html, headers=headers)
 
 
 @router.get("/static/{name}", include_in_schema=False)
