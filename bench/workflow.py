@@ -1,6 +1,6 @@
 """Workflow round trip: Assay (Postgres, SQLite) against Temporal and DBOS, the same workflow on each.
 
-    ./run python bench/workflow.py [--sequential 500] [--concurrent 32] [--workflows 2000]
+    ./run python -m bench.workflow [--sequential 500] [--concurrent 32] [--workflows 2000]
         [--warmup 20] [--systems assay-postgres,assay-sqlite,temporal,dbos]
 
 The workflow: one activity (a step, in DBOS) that returns its input plus one; the result is
@@ -15,7 +15,8 @@ Everything runs in this process on one event loop: the starters, and the worker 
 and activities at once as there are starters, so neither queues work the other would not.
 
 - Assay: `LocalPlatform` (embedded NATS and every service) on a fresh Postgres database, then on
-  SQLite; the client and the worker talk to the gateway. From the workflow service's /metrics
+  SQLite; the client and the worker talk to the gateway with the bootstrap administrator's API
+  key. From the workflow service's /metrics
   (`assay_http_requests_total`) and Postgres's `pg_stat_database`, the HTTP requests per route and
   the database transactions per workflow over the sequential phase.
 - Assay floor (`assay-floor`): no workflow at all, only the two requests every workflow costs its
@@ -66,6 +67,7 @@ from assay import workflow
 from assay.client import AssayClient
 from assay.local import LocalPlatform, PlatformOptions, free_port
 from assay.worker import Worker
+from bench.report import emit, p50_p99, progress
 
 SYSTEMS = ("assay-postgres", "assay-sqlite", "assay-floor", "temporal", "dbos")
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -74,25 +76,6 @@ TASK_QUEUE = "bench"
 STATS_FLUSH_SECONDS = 11.0
 
 RunOne = Callable[[int], Awaitable[None]]
-
-
-def emit(line: str) -> None:
-    sys.stdout.write(line + "\n")
-
-
-def progress(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def p50_p99(values: list[float]) -> str:
-    return f"{percentile(values, 50):.1f} / {percentile(values, 99):.1f} ms"
 
 
 def check(value: int, result: object) -> None:
@@ -291,8 +274,13 @@ async def assay_platform(database_url: str | None) -> AsyncIterator[tuple[LocalP
             postgres_url=database_url,
             env={"ASSAY_LOG_LEVEL": "WARNING"},
         )
-        async with LocalPlatform(options) as stack, AssayClient(stack.url, timeout=60) as client:
-            yield stack, client
+        async with LocalPlatform(options) as stack:
+            if stack.bootstrap is None:
+                raise RuntimeError("the platform made no administrator: its data directory was not fresh")
+            # The gateway refuses anonymous callers; the client and the worker act as the first
+            # administrator.
+            async with AssayClient(stack.url, api_key=stack.bootstrap.api_key, timeout=60) as client:
+                yield stack, client
 
 
 async def measure_assay(system: str, settings: Settings, database_url: str | None) -> Measurement:
@@ -468,7 +456,7 @@ def report(args: argparse.Namespace, systems: list[str], results: list[Measureme
     )
     emit(f"### Run of {datetime.now(UTC):%Y-%m-%d}: {machine}, Python {platform.python_version()}\n")
     emit(
-        f"Command: `./run python bench/workflow.py --sequential {args.sequential}"
+        f"Command: `./run python -m bench.workflow --sequential {args.sequential}"
         f" --concurrent {args.concurrent} --workflows {args.workflows} --warmup {args.warmup}"
         f" --systems {','.join(systems)}`\n"
     )
