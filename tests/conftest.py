@@ -23,6 +23,7 @@ import asyncpg
 import httpx
 import pytest
 
+from assay.client import API_KEY_ENV
 from assay.local import LocalPlatform, PlatformOptions, free_port
 from assay.local.platform import start_nats_server
 from assay_common.events.subjects import Subjects
@@ -145,6 +146,8 @@ class Stack:
     client: httpx.AsyncClient
     nats: NatsServer
     database_url: str | None
+    #: The bootstrap administrator's API key (`client` sends it with every request).
+    admin_key: str
 
     @property
     def url(self) -> str:
@@ -169,10 +172,22 @@ async def stack(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactor
     )
     platform = LocalPlatform(options)
     await platform.start()
-    client = httpx.AsyncClient(base_url=platform.url, timeout=30)
+    assert platform.bootstrap is not None, "a fresh platform makes its first administrator"
+    admin_key = platform.bootstrap.api_key
+    # Every client of the SDK and every `assay` command the tests start act as the administrator
+    # (tests of authentication itself make clients without credentials).
+    previous_key = os.environ.get(API_KEY_ENV)
+    os.environ[API_KEY_ENV] = admin_key
+    client = httpx.AsyncClient(
+        base_url=platform.url, timeout=30, headers={"authorization": f"Bearer {admin_key}"}
+    )
     try:
-        yield Stack(platform, client, nats_server, database_url)
+        yield Stack(platform, client, nats_server, database_url, admin_key)
     finally:
+        if previous_key is None:
+            os.environ.pop(API_KEY_ENV, None)
+        else:
+            os.environ[API_KEY_ENV] = previous_key
         await client.aclose()
         await platform.stop()
         _keep_logs(platform.log_dir)

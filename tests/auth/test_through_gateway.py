@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from tests.auth_api import AuthApi, email
 from tests.conftest import Stack
 
@@ -21,9 +23,10 @@ async def test_sign_in_through_the_gateway_sets_the_cookies(
 
 
 async def test_anonymous_callers_get_401_problems_and_recovery_answers_202(stack: Stack, unique: str) -> None:
-    whoami = await stack.client.get("/api/v1/auth/whoami")
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as anonymous:
+        whoami = await anonymous.get("/api/v1/auth/whoami")
+        users = await anonymous.get("/api/v1/auth/users")
+        recovery = await anonymous.post("/api/v1/auth/password/recovery", json={"email": email(unique)})
     assert whoami.status_code == 401 and whoami.headers["content-type"] == "application/problem+json"
-    users = await stack.client.get("/api/v1/auth/users")
     assert users.status_code == 401
-    recovery = await stack.client.post("/api/v1/auth/password/recovery", json={"email": email(unique)})
     assert recovery.status_code == 202

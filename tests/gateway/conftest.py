@@ -1,6 +1,6 @@
 """Gateway fixtures: a fake service the tests control, and a second gateway process in front of it.
 
-The second gateway sends `/api/v1/auth/…` to the fake service (everything else to the shared
+The second gateway sends `/api/v1/vault/…` to the fake service (everything else to the shared
 stack's services), answers slowly-served requests with 504 after 1.5 s, sends keep-alives and
 has its consumers beat every half second, and reads an events stream of its own, so tests may
 publish to it and purge it.
@@ -56,8 +56,9 @@ async def running_side_gateway(
     stack: Stack,
     tmp_path_factory: pytest.TempPathFactory,
     label: str,
-    auth_url: str | None = None,
+    vault_url: str | None = None,
     upstream_timeout: float = SIDE_UPSTREAM_TIMEOUT,
+    extra_env: dict[str, str] | None = None,
 ) -> AsyncIterator[SideGateway]:
     """A gateway process of its own in front of the stack's services, with its own events stream."""
     subjects = run_subjects(f"gw{free_port()}")
@@ -75,8 +76,8 @@ async def running_side_gateway(
         "ASSAY_GATEWAY_PORT": str(port),
         "ASSAY_GATEWAY_INTERNAL_SIGNING_KEY_FILE": str(data_dir / "internal.key"),
         "ASSAY_GATEWAY_WORKFLOW_URL": stack.platform.service_url("workflow"),
-        "ASSAY_GATEWAY_AUTH_URL": auth_url or stack.platform.service_url("auth"),
-        "ASSAY_GATEWAY_VAULT_URL": stack.platform.service_url("vault"),
+        "ASSAY_GATEWAY_AUTH_URL": stack.platform.service_url("auth"),
+        "ASSAY_GATEWAY_VAULT_URL": vault_url or stack.platform.service_url("vault"),
         "ASSAY_GATEWAY_DASHBOARD_URL": stack.platform.service_url("dashboard"),
         "ASSAY_GATEWAY_UPSTREAM_TIMEOUT_SECONDS": str(upstream_timeout),
         "ASSAY_GATEWAY_UPSTREAM_CONNECT_TIMEOUT_SECONDS": "1.0",
@@ -84,6 +85,7 @@ async def running_side_gateway(
         "ASSAY_GATEWAY_SSE_KEEPALIVE_SECONDS": str(SIDE_KEEPALIVE),
         "ASSAY_GATEWAY_SSE_HEARTBEAT_SECONDS": str(SIDE_HEARTBEAT),
     }
+    env.update(extra_env or {})
     url = f"http://127.0.0.1:{port}"
     process = ManagedProcess(
         label,
@@ -94,7 +96,9 @@ async def running_side_gateway(
     )
     await process.spawn()
     bus = EventBus(stack.nats.url, subjects, events_max_age=3600, audit_max_age=3600)
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=url, timeout=30, headers={"authorization": f"Bearer {stack.admin_key}"}
+    ) as client:
         try:
             async with aiohttp.ClientSession() as probe:
                 await process.wait_ready(probe, asyncio.get_running_loop().time() + 30)
@@ -113,6 +117,6 @@ async def running_side_gateway(
 async def side_gateway(
     stack: Stack, fake_service: FakeService, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[SideGateway]:
-    """Sends `/api/v1/auth/…` to the fake service the tests control."""
+    """Sends `/api/v1/vault/…` to the fake service the tests control."""
     async with running_side_gateway(stack, tmp_path_factory, "side-gateway", fake_service.url) as gateway:
         yield gateway

@@ -3,10 +3,14 @@ the service receives the principal in the internal token."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import httpx
+import pytest
 
 from tests.auth_api import AuthApi, SignedIn, email
 from tests.conftest import Stack
+from tests.gateway.conftest import running_side_gateway
 from tests.support import eventually
 
 
@@ -106,3 +110,40 @@ async def test_a_stale_cookie_does_not_keep_a_browser_from_signing_in(
 
     assert logout.status_code != 401, logout.text
     assert login.status_code == 200, login.text
+
+
+async def test_revoked_credentials_are_refused_at_once_not_when_the_cache_ends(
+    stack: Stack, auth_api: AuthApi, unique: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # A gateway that would remember credentials for ten minutes, on the stack's own events: only
+    # the credentials_revoked event can make it refuse them sooner.
+    env = {**stack.nats.env(), "ASSAY_GATEWAY_AUTH_CACHE_SECONDS": "600"}
+    async with running_side_gateway(stack, tmp_path_factory, "long-cache", extra_env=env) as gateway:
+        await auth_api.create_user(email(unique))
+        me = await auth_api.signed_in(email(unique))
+        created = await auth_api.call("POST", "/api/v1/auth/api-keys", me.principal, json={"name": "ci"})
+        key = created.json()
+        cookies = {"assay_session": me.secret, "assay_csrf": me.csrf_token}
+        async with (
+            httpx.AsyncClient(base_url=gateway.url, cookies=cookies, timeout=30) as browser,
+            httpx.AsyncClient(
+                base_url=gateway.url, headers={"authorization": f"Bearer {key['key']}"}, timeout=30
+            ) as script,
+        ):
+            # The workflow service takes the gateway's word for the caller; it looks nothing up.
+            for client in (browser, script):
+                response = await client.get("/api/v1/namespaces")
+                assert response.status_code == 200, response.text
+
+            revoked = await auth_api.call("DELETE", f"/api/v1/auth/api-keys/{key['id']}", me.principal)
+            assert revoked.status_code == 204, revoked.text
+            ended = await auth_api.call(
+                "DELETE", f"/api/v1/auth/sessions/{me.principal.session_id}", me.principal
+            )
+            assert ended.status_code == 204, ended.text
+
+            async def refused(client: httpx.AsyncClient) -> bool:
+                return (await client.get("/api/v1/namespaces")).status_code == 401
+
+            await eventually(partial(refused, script), what="the revoked key refused")
+            await eventually(partial(refused, browser), what="the ended session refused")

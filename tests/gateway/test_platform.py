@@ -29,8 +29,8 @@ async def test_health_is_degraded_and_503_when_a_service_is_not_ready(side_gatew
     assert response.status_code == 503
     report = response.json()
     assert report["status"] == "degraded"
-    assert report["services"]["auth"]["status"] == "not_ready"
-    assert report["services"]["auth"]["checks"]["database"] == "down"
+    assert report["services"]["vault"]["status"] == "not_ready"
+    assert report["services"]["vault"]["checks"]["database"] == "down"
     assert report["services"]["workflow"]["status"] == "ok"
 
 
@@ -55,18 +55,19 @@ async def test_version_lists_the_gateway_and_every_service(stack: Stack, side_ga
     assert set(report["services"]) == SERVICES
     assert report["services"]["gateway"]["version"] == report["version"]
     assert all(service["version"] for service in report["services"].values())
-    assert side["services"]["auth"]["version"] == "9.9.9"
+    assert side["services"]["vault"]["version"] == "9.9.9"
 
 
 async def test_modules_list_each_service_its_paths_and_reachability(stack: Stack) -> None:
-    await stack.platform.stop_service("auth")
+    # Vault, not auth: without the auth service no request with credentials gets through.
+    await stack.platform.stop_service("vault")
     try:
         modules = {m["name"]: m for m in (await stack.client.get("/api/v1/modules")).json()["modules"]}
     finally:
-        await stack.platform.start_service("auth")
+        await stack.platform.start_service("vault")
 
     assert set(modules) == SERVICES
     assert "/api/v1/namespaces" in modules["workflow"]["paths"]
     assert "/v1" in modules["vault"]["paths"]
-    assert modules["auth"]["reachable"] is False
-    assert all(modules[name]["reachable"] for name in SERVICES - {"auth"})
+    assert modules["vault"]["reachable"] is False
+    assert all(modules[name]["reachable"] for name in SERVICES - {"vault"})

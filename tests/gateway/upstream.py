@@ -103,11 +103,11 @@ class FakeService:
         path = request.target.split("?")[0]
         if path == "/readyz":
             checks = {"nats": "ok", "database": "down"}
-            await _send(writer, 503, _json({"status": "not_ready", "service": "auth", "checks": checks}))
+            await _send(writer, 503, _json({"status": "not_ready", "service": "vault", "checks": checks}))
         elif path == "/healthz":
-            await _send(writer, 200, _json({"status": "ok", "service": "auth"}))
+            await _send(writer, 200, _json({"status": "ok", "service": "vault"}))
         elif path == "/version":
-            await _send(writer, 200, _json({"service": "auth", "version": "9.9.9", "python": "3"}))
+            await _send(writer, 200, _json({"service": "vault", "version": "9.9.9", "python": "3"}))
         elif path.endswith("/echo"):
             echo = _json({"headers": request.headers, "body": request.body.decode()})
             await _send(writer, 200, echo, [*HOP_BY_HOP_RESPONSE, ("X-Upstream-Ordinary", "kept")])

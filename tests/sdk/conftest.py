@@ -17,12 +17,21 @@ import psutil
 import pytest
 
 from assay.local import free_port
-from tests.conftest import NatsServer, run_subjects
+from tests.conftest import NatsServer, Stack, run_subjects
 from tests.support import eventually
 
 ASSAY = str(Path(sys.executable).parent / "assay")
 #: Settings of the caller's shell that must not leak into what a test asks of the CLI.
-_CLI_ENV = ("ASSAY_API_URL", "ASSAY_OUTPUT", "ASSAY_CLI_CONFIG", "ASSAY_DATA_DIR", "ASSAY_NATS_URL")
+_CLI_ENV = (
+    "ASSAY_API_URL",
+    "ASSAY_OUTPUT",
+    "ASSAY_CLI_CONFIG",
+    "ASSAY_DATA_DIR",
+    "ASSAY_NATS_URL",
+    "ASSAY_API_KEY",
+    "ASSAY_API_KEY_FILE",
+    "ASSAY_CREDENTIALS_FILE",
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,8 @@ class Cli:
     """The `assay` console script, with a config directory of its own."""
 
     config_home: Path
+    #: Sent as $ASSAY_API_KEY unless a test sets the environment otherwise.
+    api_key: str | None = None
 
     @property
     def config_file(self) -> Path:
@@ -50,20 +61,30 @@ class Cli:
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _CLI_ENV}
+        if self.api_key is not None:
+            env["ASSAY_API_KEY"] = self.api_key
         return {**env, "XDG_CONFIG_HOME": str(self.config_home), **(extra or {})}
 
-    async def run(self, *args: str, env: Mapping[str, str] | None = None, within: float = 60.0) -> Result:
-        """Run `assay <args>` to completion, stdout and stderr being pipes (not a terminal)."""
+    async def run(
+        self,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        within: float = 60.0,
+        stdin: str | None = None,
+    ) -> Result:
+        """Run `assay <args>` to completion, stdout and stderr being pipes (not a terminal), with
+        `stdin` as its input (none when not given)."""
         process = await asyncio.create_subprocess_exec(
             ASSAY,
             *args,
             env=self.env(env),
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
+        given = None if stdin is None else stdin.encode()
         try:
-            stdout, stderr = await asyncio.wait_for(process.communicate(), within)
+            stdout, stderr = await asyncio.wait_for(process.communicate(given), within)
         except TimeoutError:
             process.kill()
             await process.wait()
@@ -73,10 +94,13 @@ class Cli:
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Cli:
+def cli(tmp_path: Path, request: pytest.FixtureRequest) -> Cli:
+    """The CLI with a config directory of its own; with the stack's administrator key when the
+    test uses the stack, and no credentials otherwise."""
     home = tmp_path / "config"
     home.mkdir()
-    return Cli(home)
+    stack: Stack | None = request.getfixturevalue("stack") if "stack" in request.fixturenames else None
+    return Cli(home, api_key=stack.admin_key if stack else None)
 
 
 @pytest.fixture

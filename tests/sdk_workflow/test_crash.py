@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from assay.client import AssayClient
+from assay.client import API_KEY_ENV, AssayClient
 from assay.local import LocalPlatform, PlatformOptions, free_port
 from tests.conftest import NatsServer, create_postgres_database, drop_postgres_database, run_subjects
 from tests.sdk_workflow.crash_worker import RELEASE_FILE, Execution, read_executions
@@ -53,13 +54,14 @@ async def engine(
                 **isolated.env(),
                 "ASSAY_WORKFLOW_WORKFLOW_TASK_TIMEOUT_SECONDS": "2",
             },
-            services=("workflow", "gateway"),
+            services=("workflow", "auth", "gateway"),
             restart_crashed=False,
         )
     )
     try:
         await platform.start()
-        async with AssayClient(platform.url, timeout=30) as client:
+        assert platform.bootstrap is not None
+        async with AssayClient(platform.url, api_key=platform.bootstrap.api_key, timeout=30) as client:
             yield Engine(platform, client)
     finally:
         await platform.stop()
@@ -77,8 +79,9 @@ async def namespace(engine: Engine, unique: str) -> str:
 class WorkerProcesses:
     """Worker processes (`crash_worker`) of one namespace, recording executions in `directory`."""
 
-    def __init__(self, api_url: str, namespace: str, directory: Path) -> None:
+    def __init__(self, api_url: str, api_key: str, namespace: str, directory: Path) -> None:
         self.api_url = api_url
+        self.api_key = api_key
         self.namespace = namespace
         self.directory = directory
         self.processes: list[asyncio.subprocess.Process] = []
@@ -94,6 +97,7 @@ class WorkerProcesses:
                 self.namespace,
                 str(self.directory),
                 cwd=ROOT,
+                env={**os.environ, API_KEY_ENV: self.api_key},
                 stdout=output,
                 stderr=asyncio.subprocess.STDOUT,
                 stdin=asyncio.subprocess.DEVNULL,
@@ -115,7 +119,8 @@ class WorkerProcesses:
 
 @pytest.fixture
 async def workers(engine: Engine, namespace: str, tmp_path: Path) -> AsyncIterator[WorkerProcesses]:
-    processes = WorkerProcesses(engine.platform.url, namespace, tmp_path)
+    assert engine.platform.bootstrap is not None
+    processes = WorkerProcesses(engine.platform.url, engine.platform.bootstrap.api_key, namespace, tmp_path)
     try:
         yield processes
     finally:

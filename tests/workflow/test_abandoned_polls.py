@@ -20,7 +20,9 @@ async def heartbeat(stack: Stack, namespace: str, worker_id: str) -> str:
 
 async def test_activity_is_not_claimed_by_the_poll_of_a_worker_that_died(stack: Stack, unique: str) -> None:
     namespace = await create_namespace(stack.client, unique)
-    async with httpx.AsyncClient(base_url=stack.url, timeout=60) as doomed_client:
+    async with httpx.AsyncClient(
+        base_url=stack.url, headers=stack.client.headers, timeout=60
+    ) as doomed_client:
         doomed = await RawWorker(doomed_client, namespace, activity_names=["work"]).register()
         registered = await heartbeat(stack, namespace, doomed.worker_id)
         polling = asyncio.create_task(doomed.poll_activities(wait=20))

@@ -7,6 +7,7 @@ carries secrets or internals.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 
@@ -16,6 +17,8 @@ class AssayError(Exception):
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
     title: ClassVar[str] = "Internal error"
+    #: Response headers the error's status calls for.
+    headers: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, detail: str | None = None, **extensions: Any) -> None:
         super().__init__(detail or self.title)
@@ -40,6 +43,8 @@ class Unauthorized(AssayError):
     status = 401
     code = "unauthorized"
     title = "Authentication is required"
+    # RFC 9110 §15.5.2: a 401 names the scheme that would work.
+    headers: ClassVar[Mapping[str, str]] = {"www-authenticate": 'Bearer realm="assay"'}
 
 
 class Forbidden(AssayError):

@@ -92,6 +92,7 @@ def error_response(error: AssayError, instance: str | None = None) -> JSONRespon
         error.title,
         error.detail,
         instance=instance,
+        headers=error.headers,
         extensions=error.extensions,
     )
 

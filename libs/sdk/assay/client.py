@@ -40,6 +40,21 @@ log = logging.getLogger("assay.client")
 
 #: Where `assay up` serves the API by default.
 DEFAULT_API_URL = "http://127.0.0.1:8080"
+#: Where clients find their API key when none is given: the key itself, or a file holding it.
+API_KEY_ENV = "ASSAY_API_KEY"
+API_KEY_FILE_ENV = "ASSAY_API_KEY_FILE"
+
+
+def api_key_from_environment() -> str | None:
+    """`$ASSAY_API_KEY`, else the contents of `$ASSAY_API_KEY_FILE`, else None."""
+    if key := os.environ.get(API_KEY_ENV, "").strip():
+        return key
+    if path := os.environ.get(API_KEY_FILE_ENV, "").strip():
+        with open(path, encoding="utf-8") as file:
+            return file.read().strip() or None
+    return None
+
+
 #: Seconds to wait before reconnecting a dropped event stream, when the server gives no advice.
 DEFAULT_RETRY_SECONDS = 1.0
 #: A live event stream that says nothing (not even a keep-alive) for this long is taken as dead.
@@ -279,10 +294,13 @@ class AssayClient:
     def __init__(
         self, api_url: str = DEFAULT_API_URL, *, api_key: str | None = None, timeout: float = 10.0
     ) -> None:
-        """`api_url` is the gateway's base URL; `api_key` (an `assay_…` key) authenticates every
-        request; `timeout` bounds every request (not event streams)."""
+        """`api_url` is the gateway's base URL; `api_key` (an `assay_…` key or a token from
+        `POST /api/v1/auth/token`) authenticates every request, and defaults to
+        `$ASSAY_API_KEY` or the file `$ASSAY_API_KEY_FILE` names; `timeout` bounds every request
+        (not event streams)."""
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
+        api_key = api_key if api_key is not None else api_key_from_environment()
         self._headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
         # Made on first use, on the loop that uses it (aiohttp sessions belong to one loop).
         self._session: aiohttp.ClientSession | None = None

@@ -15,6 +15,7 @@ from assay_common.service import (
 )
 from assay_gateway.api import events, openapi, proxy, status
 from assay_gateway.authentication import Authenticator
+from assay_gateway.bearer_tokens import JwtVerifier
 from assay_gateway.gateway import Gateway
 from assay_gateway.openapi_merge import OpenApiCatalog
 from assay_gateway.proxy import Proxy
@@ -40,7 +41,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             bus=rt.bus,
             upstreams=upstreams,
             proxy=forwarder,
-            authenticator=Authenticator(upstreams, minter, settings.auth_cache_seconds),
+            authenticator=Authenticator(
+                upstreams,
+                minter,
+                settings.auth_cache_seconds,
+                JwtVerifier.for_gateway(settings, upstreams, minter),
+            ),
             catalog=OpenApiCatalog(
                 upstreams,
                 app.openapi,
@@ -50,9 +56,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 fetch_timeout=settings.health_timeout_seconds,
             ),
         )
+        rt.start_background("credential-revocations", app.state.gateway.authenticator.forget_on(rt.bus))
 
     async def on_stop(rt: Runtime) -> None:
-        await app.state.gateway.upstreams.client.aclose()
+        await app.state.gateway.authenticator.jwts.close()
+        await app.state.gateway.upstreams.client.close()
 
     app = create_service_app(
         ServiceDefinition(

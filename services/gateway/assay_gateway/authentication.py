@@ -2,30 +2,44 @@
 
 In order: the `assay_session` cookie (a browser; its state-changing requests also need the
 `X-CSRF-Token` header to match the `assay_csrf` cookie and the session's CSRF token), then an
-`Authorization: Bearer assay_…` API key. The auth service says whom a credential belongs to; its
-answers (also "no one") are kept for `auth_cache_seconds`, so a revoked session or key stops
-working at the gateway within that window. A request without credentials is anonymous; a request
-with credentials that do not hold is refused (401), never downgraded to anonymous.
+`Authorization: Bearer assay_…` API key, then any other `Authorization: Bearer` JWT, verified here
+against its issuer's keys (`bearer_tokens`). The auth service says whom a session or an API key
+belongs to; its answers (also "no one") are kept for `auth_cache_seconds`, so a revoked session
+or key stops working at the gateway within that window. A request without credentials is
+anonymous; a request with credentials that do not hold is refused (401), never downgraded to
+anonymous; an anonymous caller reaches only the routes of `public_routes`, and gets 401 everywhere else.
 
-Every route of the gateway that is not public (the proxy, the event stream, the merged OpenAPI)
-depends on `authenticate`; the principal it returns is what the internal token vouches for.
+Every route of the gateway but health and version (the proxy, the event stream, the OpenAPI
+document) depends on `authenticate`; the principal it returns is what the internal token
+vouches for.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import aiohttp
 from fastapi import Depends, Request
+from nats.errors import Error as NatsError
+from pydantic import ValidationError
 
 from assay_common.errors import BadGateway, Forbidden, Unauthorized
+from assay_common.events.bus import EventBus
+from assay_common.events.envelope import CloudEvent
+from assay_common.events.schemas.auth import CredentialsRevoked
 from assay_common.internal_auth import INTERNAL_TOKEN_HEADER, InternalTokenMinter, Principal
+from assay_gateway.bearer_tokens import JwtVerifier, looks_like_jwt
+from assay_gateway.public_routes import is_public, is_sign_in
 from assay_gateway.upstreams import Upstreams
+
+log = logging.getLogger("assay.gateway.authentication")
 
 SESSION_COOKIE = "assay_session"
 CSRF_COOKIE = "assay_csrf"
@@ -33,12 +47,8 @@ CSRF_HEADER = "x-csrf-token"
 API_KEY_PREFIX = "assay_"
 #: Methods that change nothing, so a cross-site request cannot abuse them (RFC 9110 §9.2.1).
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-#: Routes for callers who are not signed in (or whose session ended): credentials are not
-#: looked at there, so a stale cookie never keeps a browser from signing in again.
-ANONYMOUS_PATHS = frozenset(
-    {"/api/v1/auth/login", "/api/v1/auth/password/recovery", "/api/v1/auth/password/reset"}
-)
 LOGOUT_PATH = "/api/v1/auth/logout"
+TOKEN_EXCHANGE_PATH = "/api/v1/auth/token"
 #: How the gateway itself appears to the auth service when it asks about a credential.
 GATEWAY = Principal(id="gateway", kind="service")
 #: The most credentials remembered at once; beyond it the oldest answers are dropped.
@@ -60,15 +70,18 @@ class Resolved:
 
 
 class Authenticator:
-    def __init__(self, upstreams: Upstreams, minter: InternalTokenMinter, cache_seconds: float) -> None:
+    def __init__(
+        self, upstreams: Upstreams, minter: InternalTokenMinter, cache_seconds: float, jwts: JwtVerifier
+    ) -> None:
         self.upstreams = upstreams
         self.minter = minter
         self.cache_seconds = cache_seconds
+        self.jwts = jwts
         self._known: dict[str, tuple[float, Resolved | None]] = {}
 
     async def principal(self, request: Request) -> Principal:
         path = request.scope["path"]
-        if path in ANONYMOUS_PATHS:
+        if is_sign_in(path):
             return Principal.anonymous()
         if secret := request.cookies.get(SESSION_COOKIE):
             session = await self._resolve("sessions", {"secret": secret})
@@ -83,7 +96,12 @@ class Authenticator:
         if scheme.lower() == "bearer" and credential.strip():
             credential = credential.strip()
             if not credential.startswith(API_KEY_PREFIX):
-                raise Unauthorized("the bearer token is not an Assay API key")
+                if not looks_like_jwt(credential):
+                    raise Unauthorized("the bearer token is neither an Assay API key nor a JWT")
+                if path == TOKEN_EXCHANGE_PATH:
+                    # A JWT exchanged for a fresh one would never have to end.
+                    raise Unauthorized("exchange a session or an API key for a token, not a token")
+                return await self.jwts.verify(credential)
             key = await self._resolve("api-keys", {"key": credential})
             if key is None:
                 raise Unauthorized("the API key is unknown, expired or revoked")
@@ -91,6 +109,40 @@ class Authenticator:
         if scheme:
             raise Unauthorized("use a session cookie or an `Authorization: Bearer assay_…` API key")
         return Principal.anonymous()
+
+    def forget(self, revoked: CredentialsRevoked) -> int:
+        """Drop what is remembered of credentials that have just been revoked, so they stop
+        working at once rather than when their cache entry ends; the number dropped."""
+        sessions, keys = set(revoked.session_ids), set(revoked.api_key_ids)
+
+        def ended(principal: Principal) -> bool:
+            return (
+                (principal.session_id is not None and principal.session_id in sessions)
+                or (principal.api_key_id is not None and principal.api_key_id in keys)
+                or (revoked.all_of_user and principal.id == revoked.user_id)
+            )
+
+        stale = [key for key, (_, answer) in self._known.items() if answer and ended(answer.principal)]
+        for key in stale:
+            del self._known[key]
+        return len(stale)
+
+    async def forget_on(self, bus: EventBus) -> None:
+        """Follow `credentials_revoked` events (every gateway replica sees each one: a plain
+        subscription, no shared consumer) until cancelled. A missed one only means the cache
+        window applies."""
+        subject = bus.subjects.event("auth", None, CredentialsRevoked.event_name)
+        subscription = await bus.nc.subscribe(subject)
+        try:
+            async for message in subscription.messages:
+                try:
+                    event = CloudEvent.from_json(message.data)
+                    self.forget(CredentialsRevoked.model_validate(event.data))
+                except ValidationError:
+                    log.warning("ignored a credentials_revoked message that is not one")
+        finally:
+            with contextlib.suppress(NatsError):
+                await subscription.unsubscribe()
 
     async def _resolve(self, kind: str, body: dict[str, str]) -> Resolved | None:
         """The auth service's answer for a credential, remembered for a while (only a hash of
@@ -134,7 +186,10 @@ def resolved(kind: str, answer: dict[str, Any]) -> Resolved:
             id=answer["user_id"], kind="user", session_id=answer["session_id"], scopes=admin
         )
         return Resolved(principal, csrf_token_hash=answer["csrf_token_hash"])
-    return Resolved(Principal(id=answer["user_id"], kind="api_key", scopes=tuple(answer["scopes"])))
+    principal = Principal(
+        id=answer["user_id"], kind="api_key", scopes=tuple(answer["scopes"]), api_key_id=answer["api_key_id"]
+    )
+    return Resolved(principal)
 
 
 def check_csrf(request: Request, session: Resolved) -> None:
@@ -151,9 +206,13 @@ def check_csrf(request: Request, session: Resolved) -> None:
 
 
 async def authenticate(request: Request) -> Principal:
-    """The principal behind `request` (FastAPI dependency)."""
+    """The principal behind `request` (FastAPI dependency); 401 for an anonymous caller of a
+    route that is not public."""
     authenticator: Authenticator = request.app.state.gateway.authenticator
-    return await authenticator.principal(request)
+    principal = await authenticator.principal(request)
+    if principal.kind == "anonymous" and not is_public(request.scope["path"]):
+        raise Unauthorized("sign in, or send an API key or token: `Authorization: Bearer <credential>`")
+    return principal
 
 
 Caller = Annotated[Principal, Depends(authenticate)]

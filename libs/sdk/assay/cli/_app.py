@@ -13,6 +13,7 @@ from typer.core import TyperGroup
 
 from assay.cli._completion import completion
 from assay.cli._events import events
+from assay.cli._login import login, logout
 from assay.cli._namespace import namespace
 from assay.cli._settings import (
     EXIT_USAGE,
@@ -71,6 +72,8 @@ app = typer.Typer(
 )
 app.command("up")(up)
 app.command("status")(status)
+app.command("login")(login)
+app.command("logout")(logout)
 app.add_typer(events)
 app.add_typer(workflow)
 app.add_typer(namespace)

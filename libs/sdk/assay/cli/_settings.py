@@ -13,7 +13,8 @@ from typing import Annotated
 
 import typer
 
-from assay.client import DEFAULT_API_URL, AssayClient
+from assay.cli._credentials import CredentialsUnreadable, stored_login
+from assay.client import API_KEY_ENV, API_KEY_FILE_ENV, DEFAULT_API_URL, AssayClient
 
 #: Exit codes: success, any error, a wait that timed out, a command line that makes no sense
 #: (EX_USAGE from sysexits.h).
@@ -26,8 +27,6 @@ CONFIG_ENV = "ASSAY_CLI_CONFIG"
 API_URL_ENV = "ASSAY_API_URL"
 OUTPUT_ENV = "ASSAY_OUTPUT"
 NAMESPACE_ENV = "ASSAY_NAMESPACE"
-API_KEY_ENV = "ASSAY_API_KEY"
-API_KEY_FILE_ENV = "ASSAY_API_KEY_FILE"
 CONFIG_KEYS = ("api_url", "api_key", "api_key_file", "output", "namespace")
 #: The namespace commands act in when none is given.
 DEFAULT_NAMESPACE = "main"
@@ -94,7 +93,7 @@ ApiKeyOption = Annotated[
         metavar="KEY",
         show_default=False,
         help=f"An API key (assay_…) to authenticate with. Else --api-key-file, ${API_KEY_ENV}, "
-        f"${API_KEY_FILE_ENV}, the config file's api_key or api_key_file.",
+        f"${API_KEY_FILE_ENV}, the config file's api_key or api_key_file, the key of `assay login`.",
     ),
 ]
 ApiKeyFileOption = Annotated[
@@ -157,12 +156,12 @@ def resolve(
         or config.get("namespace")
         or DEFAULT_NAMESPACE
     )
-    return CliSettings(url.rstrip("/"), chosen, space, _api_key(given, config))
+    return CliSettings(url.rstrip("/"), chosen, space, _api_key(given, config, url))
 
 
-def _api_key(given: GlobalOptions, config: dict[str, str]) -> str | None:
+def _api_key(given: GlobalOptions, config: dict[str, str], api_url: str) -> str | None:
     """The first of: --api-key, --api-key-file, $ASSAY_API_KEY, $ASSAY_API_KEY_FILE, the config
-    file's api_key, its api_key_file."""
+    file's api_key, its api_key_file, the key `assay login` stored for this API URL."""
     if given.api_key:
         return given.api_key
     if given.api_key_file is not None:
@@ -175,7 +174,11 @@ def _api_key(given: GlobalOptions, config: dict[str, str]) -> str | None:
         return key
     if path := config.get("api_key_file"):
         return _read_key(Path(path).expanduser(), "the config file's api_key_file")
-    return None
+    try:
+        stored = stored_login(api_url)
+    except CredentialsUnreadable as exc:
+        raise ConfigError(str(exc)) from None
+    return stored.api_key if stored else None
 
 
 def _read_key(path: Path, source: str) -> str:

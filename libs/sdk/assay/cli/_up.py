@@ -19,8 +19,8 @@ from rich.text import Text
 from assay.cli import _output
 from assay.cli._settings import API_URL_ENV, OutputOption, resolve
 from assay.cli._status import show_health
-from assay.client import DEFAULT_API_URL
-from assay.local import LocalPlatform, PlatformError, PlatformOptions
+from assay.client import API_KEY_ENV, DEFAULT_API_URL
+from assay.local import BootstrapAdmin, LocalPlatform, PlatformError, PlatformOptions
 from assay_common.config import redact_url
 
 _WILDCARD_HOSTS = ("0.0.0.0", "::", "")
@@ -76,6 +76,14 @@ def up(
             help="Start nothing: check the platform at --host/--port; exit 0 when it is healthy.",
         ),
     ] = False,
+    admin_email: Annotated[
+        str,
+        typer.Option(
+            "--admin-email",
+            metavar="EMAIL",
+            help="The first administrator's address, when the platform has no user yet.",
+        ),
+    ] = "admin@localhost",
     output: OutputOption = None,
 ) -> None:
     """Run NATS and every Assay service on this machine until Ctrl-C (or SIGTERM)."""
@@ -97,7 +105,14 @@ def up(
     # the embedded server starts up is expected.
     logging.getLogger("assay.local").setLevel(logging.ERROR)
     logging.getLogger("nats").setLevel(logging.CRITICAL)
-    options = PlatformOptions(data_dir=data_dir, port=port, host=host, postgres_url=postgres, nats_url=nats)
+    options = PlatformOptions(
+        data_dir=data_dir,
+        port=port,
+        host=host,
+        postgres_url=postgres,
+        nats_url=nats,
+        admin_email=admin_email,
+    )
     try:
         asyncio.run(_serve(LocalPlatform(options), url))
     except PlatformError as exc:
@@ -151,6 +166,8 @@ def _announce(platform: LocalPlatform, url: str, seconds: float) -> None:
     for label, value in rows:
         out.print(Text(f"  {label:<9} {value}"))
     out.print()
+    if platform.bootstrap is not None:
+        _announce_admin(platform.bootstrap, url)
     if url != DEFAULT_API_URL:
         out.print(
             Text(
@@ -162,6 +179,20 @@ def _announce(platform: LocalPlatform, url: str, seconds: float) -> None:
         Text(
             "Next: `assay status` shows each service's health, `assay events tail` follows "
             "events as they happen. Press Ctrl-C to stop."
+        )
+    )
+
+
+def _announce_admin(admin: BootstrapAdmin, url: str) -> None:
+    """The first administrator's credentials: printed this once, kept nowhere else."""
+    out = _output.out
+    out.print(Text(f"First start: the administrator {admin.email} was made.", style="bold"))
+    out.print(Text(f"  API key   {admin.api_key}"))
+    out.print(Text(f"  Password  set it at {admin.password_link(url)}"))
+    out.print(
+        Text(
+            "Copy the key now; it is not shown again. Use it with `assay login --api-key-file FILE` "
+            f"or `export {API_KEY_ENV}=…`.\n"
         )
     )
 

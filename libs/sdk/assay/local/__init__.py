@@ -1,5 +1,11 @@
 """The platform on one machine: what `assay up` runs."""
 
-from assay.local.platform import LocalPlatform, PlatformError, PlatformOptions, free_port
+from assay.local.platform import (
+    BootstrapAdmin,
+    LocalPlatform,
+    PlatformError,
+    PlatformOptions,
+    free_port,
+)
 
-__all__ = ["LocalPlatform", "PlatformError", "PlatformOptions", "free_port"]
+__all__ = ["BootstrapAdmin", "LocalPlatform", "PlatformError", "PlatformOptions", "free_port"]

@@ -20,7 +20,14 @@ from pathlib import Path
 import aiohttp
 import nats
 
-from assay_common.internal_auth import generate_private_key_pem, public_key_pem
+from assay_common.internal_auth import (
+    INTERNAL_TOKEN_HEADER,
+    InternalTokenMinter,
+    Principal,
+    generate_private_key_pem,
+    load_private_key,
+    public_key_pem,
+)
 
 log = logging.getLogger("assay.local")
 
@@ -64,6 +71,23 @@ class PlatformOptions:
     service_env: dict[str, dict[str, str]] = field(default_factory=dict)
     restart_crashed: bool = True
     services: tuple[str, ...] = SERVICES
+    #: The address of the administrator made on first start (a platform without users).
+    admin_email: str = "admin@localhost"
+
+
+@dataclass(frozen=True)
+class BootstrapAdmin:
+    """The first administrator, made when the platform started with no user: its API key and the
+    token that sets its password are shown this once (Assay keeps only their digests)."""
+
+    email: str
+    api_key: str
+    password_token: str
+
+    def password_link(self, url: str) -> str:
+        """The console page that sets the password (the token travels in the fragment, which
+        browsers never send to a server)."""
+        return f"{url}/account/password#token={self.password_token}"
 
 
 async def wait_for_nats(url: str, server: ManagedProcess, deadline: float) -> None:
@@ -209,6 +233,8 @@ class LocalPlatform:
         self._restarts: set[asyncio.Task[None]] = set()
         self._stopping = False
         self.events: asyncio.Queue[str] = asyncio.Queue()
+        #: Set by `start` when it made the first administrator (None: there were users already).
+        self.bootstrap: BootstrapAdmin | None = None
 
     @property
     def url(self) -> str:
@@ -245,10 +271,36 @@ class LocalPlatform:
                 self.processes[name] = self._service_process(name, key_file, public_file)
             await asyncio.gather(*(p.spawn() for p in self.processes.values()))
             await asyncio.gather(*(p.wait_ready(self._client(), deadline) for p in self.processes.values()))
+            if "auth" in self.processes:
+                self.bootstrap = await self._bootstrap_admin(self._internal_minter(key_file))
         except BaseException:
             await self.stop()
             raise
         self._supervisor = asyncio.create_task(self._supervise(), name="assay-supervisor")
+
+    @staticmethod
+    def _internal_minter(key_file: Path) -> InternalTokenMinter:
+        return InternalTokenMinter(load_private_key(key_file.read_bytes()))
+
+    async def _bootstrap_admin(self, minter: InternalTokenMinter) -> BootstrapAdmin | None:
+        """The first administrator, when the platform has no user yet."""
+        token = minter.mint(Principal(id="assay-up", kind="service"), audience="auth")
+        async with self._client().post(
+            f"{self.service_url('auth')}/internal/v1/bootstrap",
+            json={"email": self.options.admin_email},
+            headers={INTERNAL_TOKEN_HEADER: token},
+        ) as response:
+            if response.status == 409:
+                return None
+            if response.status != 201:
+                raise PlatformError(
+                    f"the auth service answered {response.status} when asked for the first "
+                    f"administrator: {(await response.text())[:500]}"
+                )
+            made = await response.json()
+        return BootstrapAdmin(
+            email=made["email"], api_key=made["api_key"], password_token=made["password_token"]
+        )
 
     async def _start_nats(self, deadline: float) -> None:
         self.nats, self.nats_url = await start_nats_server(

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from assay_auth.api.deps import Admin, Domain, User
+from assay_auth.api.deps import Admin, CallingKey, Domain, User
 from assay_auth.domain.context import Actor
 from assay_auth.domain.identity import Identity
 from assay_auth.store.rows import ApiKeyRow
@@ -96,6 +96,16 @@ async def create_my_key(body: ApiKeyIn, signed_in: User, domain: Domain) -> ApiK
 @router.get("/api-keys", response_model=ApiKeyPage, responses=problems(401, 403), summary="Your API keys")
 async def my_keys(signed_in: User, domain: Domain, cursor: Cursor = None, limit: Limit = 50) -> ApiKeyPage:
     return await _page(domain, signed_in.user.id, cursor, limit)
+
+
+@router.delete(
+    "/api-keys/self",
+    status_code=204,
+    responses=problems(401, 403),
+    summary="Revoke the API key this request is made with (as a CLI does when it signs out)",
+)
+async def revoke_calling_key(caller_key: CallingKey, domain: Domain) -> None:
+    await domain.api_keys.revoke(caller_key.actor, caller_key.key_id, owner=caller_key.user.id)
 
 
 @router.delete(

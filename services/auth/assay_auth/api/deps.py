@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request, Response
 from starlette.responses import JSONResponse
 
-from assay_auth.domain.access import SignedIn
+from assay_auth.domain.access import KeyInUse, SignedIn
 from assay_auth.domain.context import Actor
 from assay_auth.domain.csrf import CSRF_COOKIE
 from assay_auth.domain.errors import LoginThrottled
@@ -62,12 +62,19 @@ async def signed_in_user(
     return await domain.access.user(principal, client_address(request))
 
 
+async def calling_key(
+    request: Request, principal: Principal = Depends(caller), domain: Identity = Depends(identity)
+) -> KeyInUse:
+    return await domain.access.api_key(principal, client_address(request))
+
+
 async def anonymous_actor(request: Request) -> Actor:
     return Actor.anonymous(client_address(request))
 
 
 Admin = Annotated[Actor, Depends(admin)]
 User = Annotated[SignedIn, Depends(signed_in_user)]
+CallingKey = Annotated[KeyInUse, Depends(calling_key)]
 Domain = Annotated[Identity, Depends(identity)]
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from assay_auth.api.deps import Domain, identity
+from assay_auth.domain.context import Actor
 from assay_auth.domain.identity import Identity
 from assay_common.internal_auth import Principal
 from assay_common.problems import problems
@@ -92,4 +93,43 @@ async def validate_api_key(body: ApiKeySecretIn, domain: Domain) -> ApiKeyPrinci
         is_admin=valid.user.is_admin,
         scopes=valid.row.scopes,
         expires_at=valid.row.expires_at,
+    )
+
+
+class BootstrapIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=320, examples=["admin@localhost"])
+
+
+class BootstrapAdminOut(BaseModel):
+    """Shown this once: the key and the token are stored only as digests."""
+
+    user_id: uuid.UUID
+    email: str
+    api_key: str = Field(description="An API key with the `admin` scope")
+    password_token: str = Field(
+        description="Sets the administrator's password: POST /api/v1/auth/password/reset"
+    )
+    password_token_expires_at: datetime
+
+
+@router.post(
+    "/bootstrap",
+    status_code=201,
+    response_model=BootstrapAdminOut,
+    responses=problems(403, 409, 422),
+    dependencies=[Depends(service_only)],
+    summary="Create the first administrator of a platform that has no user yet",
+)
+async def bootstrap_admin(
+    body: BootstrapIn, domain: Domain, principal: Principal = Depends(caller)
+) -> BootstrapAdminOut:
+    made = await domain.bootstrap.admin(Actor(id=principal.id, kind="service"), body.email)
+    return BootstrapAdminOut(
+        user_id=made.user.id,
+        email=made.user.email,
+        api_key=made.api_key,
+        password_token=made.password_token,
+        password_token_expires_at=made.password_token_expires_at,
     )

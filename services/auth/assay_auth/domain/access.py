@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from assay_auth.domain.context import Actor, AuthContext
-from assay_auth.domain.errors import AdminRequired, NotSignedIn, ServiceRequired, UserSessionRequired
+from assay_auth.domain.errors import (
+    AdminRequired,
+    ApiKeyRequired,
+    NotSignedIn,
+    ServiceRequired,
+    UserSessionRequired,
+)
 from assay_auth.store import sessions as session_store
 from assay_auth.store import users as user_store
 from assay_auth.store.rows import UserRow
@@ -33,6 +39,15 @@ class SignedIn:
     actor: Actor
     user: UserRow
     session_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class KeyInUse:
+    """The API key a request is made with, and its owner."""
+
+    actor: Actor
+    user: UserRow
+    key_id: uuid.UUID
 
 
 class Access:
@@ -61,6 +76,17 @@ class Access:
         if principal.kind == "service":
             raise UserSessionRequired("a service is not a user")
         return await self._signed_in(principal, address)
+
+    async def api_key(self, principal: Principal, address: str | None) -> KeyInUse:
+        """The API key the caller authenticated with; 403 for any other credential."""
+        if principal.kind != "api_key" or not principal.api_key_id:
+            raise ApiKeyRequired("only a request made with an API key can name its key")
+        signed_in = await self._signed_in(principal, address)
+        try:
+            key_id = uuid.UUID(principal.api_key_id)
+        except ValueError:
+            raise NotSignedIn("sign in first") from None
+        return KeyInUse(signed_in.actor, signed_in.user, key_id)
 
     def service(self, principal: Principal) -> None:
         if principal.kind != "service":

@@ -19,7 +19,7 @@ from assay_auth.domain.tokens import API_KEY_DISPLAY_LENGTH, API_KEY_PREFIX, dig
 from assay_auth.store import api_keys as store
 from assay_auth.store import users as user_store
 from assay_auth.store.rows import ApiKeyRow, UserRow
-from assay_common.db import uuid7
+from assay_common.db import Transaction, uuid7
 from assay_common.events.schemas.auth import ApiKeyCreated, ApiKeyRevoked
 
 SCOPE_PATTERN = re.compile(r"^[A-Za-z0-9_.:*#/@-]{1,200}$")
@@ -63,6 +63,20 @@ class ApiKeys:
         scopes: list[str],
         expires_at: datetime | None,
     ) -> NewApiKey:
+        async with self.ctx.db.transaction() as tx:
+            return await self.add(tx, actor, owner_id, name=name, scopes=scopes, expires_at=expires_at)
+
+    async def add(
+        self,
+        tx: Transaction,
+        actor: Actor,
+        owner_id: uuid.UUID,
+        *,
+        name: str,
+        scopes: list[str],
+        expires_at: datetime | None,
+    ) -> NewApiKey:
+        """`create`, inside a transaction of the caller's."""
         scopes = checked_scopes(scopes)
         now = self.ctx.now()
         if expires_at is not None and expires_at <= now:
@@ -78,22 +92,21 @@ class ApiKeys:
             expires_at=expires_at,
             last_used_at=None,
         )
-        async with self.ctx.db.transaction() as tx:
-            owner = await user_store.get(tx.conn, owner_id, for_update=True)
-            if owner is None or owner.disabled:
-                raise UserNotFound(f"user {owner_id} does not exist or is disabled")
-            await store.insert(tx.conn, {**dataclasses.asdict(row), "secret_hash": digest(key)})
-            await self.ctx.audit(
-                tx,
-                ApiKeyCreated,
-                actor,
-                target_type="api_key",
-                target_id=row.id,
-                owner_id=str(owner_id),
-                name=name,
-                scopes=scopes,
-                expires_at=expires_at,
-            )
+        owner = await user_store.get(tx.conn, owner_id, for_update=True)
+        if owner is None or owner.disabled:
+            raise UserNotFound(f"user {owner_id} does not exist or is disabled")
+        await store.insert(tx.conn, {**dataclasses.asdict(row), "secret_hash": digest(key)})
+        await self.ctx.audit(
+            tx,
+            ApiKeyCreated,
+            actor,
+            target_type="api_key",
+            target_id=row.id,
+            owner_id=str(owner_id),
+            name=name,
+            scopes=scopes,
+            expires_at=expires_at,
+        )
         return NewApiKey(row, key)
 
     async def validate(self, key: str) -> ValidApiKey:

@@ -42,6 +42,11 @@ class UserSessionRequired(Forbidden):
     title = "This needs a signed-in user (a browser session), not an API key or a service"
 
 
+class ApiKeyRequired(Forbidden):
+    code = "api_key_required"
+    title = "This needs a request made with an API key"
+
+
 class ServiceRequired(Forbidden):
     code = "service_required"
     title = "Only another Assay service may call this"
@@ -79,6 +84,11 @@ class SessionNotFound(NotFound):
 class ApiKeyNotFound(NotFound):
     code = "api_key_not_found"
     title = "No such API key"
+
+
+class AlreadyBootstrapped(Conflict):
+    code = "already_bootstrapped"
+    title = "The platform has users already"
 
 
 class EmailTaken(Conflict):

@@ -8,10 +8,14 @@ import logging
 from assay_auth.domain.access import Access
 from assay_auth.domain.api_keys import ApiKeys
 from assay_auth.domain.audit import AuditLog
+from assay_auth.domain.bootstrap import Bootstrap
 from assay_auth.domain.context import AuthContext, Clock
+from assay_auth.domain.jwt_tokens import TokenExchange
+from assay_auth.domain.passkeys import Passkeys
 from assay_auth.domain.passwords import Passwords
 from assay_auth.domain.recovery import Recovery
 from assay_auth.domain.sessions import Sessions
+from assay_auth.domain.signing_keys import SigningKeys
 from assay_auth.domain.throttle import LoginThrottle
 from assay_auth.domain.users import Users
 from assay_auth.settings import AuthSettings
@@ -28,17 +32,24 @@ class Identity:
         self.access = Access(self.ctx)
         self.users = Users(self.ctx)
         self.sessions = Sessions(self.ctx, self.throttle)
+        self.passkeys = Passkeys(self.ctx, self.sessions)
         self.api_keys = ApiKeys(self.ctx)
         self.recovery = Recovery(self.ctx)
+        self.bootstrap = Bootstrap(self.ctx, self.users, self.api_keys, self.recovery)
         self.audit = AuditLog(self.ctx)
+        self.signing_keys = SigningKeys(self.ctx)
+        self.tokens = TokenExchange(self.ctx, self.access, self.signing_keys)
 
     async def sweep(self) -> int:
-        """Remove what has ended: sessions, recovery tokens, stale throttle counters."""
+        """Remove what has ended: sessions, recovery tokens, stale throttle counters, passkey
+        ceremonies nobody finished, signing keys whose tokens have all expired."""
         now = self.ctx.now()
         async with self.ctx.db.transaction() as tx:
             removed = await self.sessions.sweep(tx, now)
             removed += await self.recovery.sweep(tx)
             removed += await self.throttle.sweep(tx, now)
+            removed += await self.passkeys.sweep(tx, now)
+            removed += await self.signing_keys.sweep(tx, now)
         return removed
 
     async def sweep_forever(self) -> None:
@@ -49,3 +60,15 @@ class Identity:
             except Exception:
                 # The next round tries again; a passing database outage must not stop the service.
                 log.warning("the sweep of ended sessions and tokens failed", exc_info=True)
+
+    async def rotate_signing_keys_forever(self) -> None:
+        """Rotate the JWT signing key when it is due; every replica checks, one rotates."""
+        rotation = self.ctx.settings.signing_key_rotation_seconds
+        # Checked often enough that a key is replaced within a tenth of its life of being due.
+        interval = max(1.0, min(60.0, rotation / 10))
+        while True:
+            try:
+                await self.signing_keys.rotate_if_due()
+            except Exception:
+                log.warning("the scheduled rotation of the signing key failed", exc_info=True)
+            await asyncio.sleep(interval)

@@ -5,14 +5,15 @@ to anyone: the work happens after the answer. For an enabled user with a verifie
 single-use token valid for the recovery TTL is made (only its digest is stored; a new one replaces
 the old, at most one per cooldown) and handed to the mail sender in the
 `assay.auth.password_recovery_requested` event, sealed with the recovery key. Resetting with the
-token sets the new password and ends every session of the user.
+token (or with one `issue` handed out) sets the new password and ends every session of the user.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 
 from assay_auth.domain.context import Actor, AuthContext
 from assay_auth.domain.errors import InvalidRecoveryToken, RecoveryUnavailable
@@ -103,9 +104,17 @@ class Recovery:
             outcome=outcome,
         )
 
+    async def issue(self, tx: Transaction, user_id: uuid.UUID, ttl: timedelta) -> tuple[str, datetime]:
+        """A token for `user_id` to set a password with, handed to the caller rather than mailed
+        (the bootstrap administrator's link): the token and when it stops working."""
+        token = new_secret()
+        now = self.ctx.now()
+        await store.replace(tx.conn, user_id, token_hash=digest(token), created_at=now, expires_at=now + ttl)
+        return token, now + ttl
+
     async def reset(self, token: str, new_password: str, actor: Actor) -> None:
-        """Set the password of the token's user and use the token up; every session ends."""
-        self._check_enabled()
+        """Set the password of the token's user and use the token up; every session ends. Works
+        without the recovery key too: tokens handed out by `issue` need no mail."""
         now = self.ctx.now()
         async with self.ctx.db.read() as conn:
             user_id = await store.owner(conn, digest(token), now=now)

@@ -7,6 +7,7 @@ password ends all their sessions.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import uuid
@@ -20,7 +21,7 @@ from assay_auth.domain.errors import CannotChangeSelf, EmailTaken, InvalidEmail,
 from assay_auth.store import sessions as session_store
 from assay_auth.store import users as store
 from assay_auth.store.rows import UserRow
-from assay_common.db import uuid7
+from assay_common.db import Transaction, uuid7
 from assay_common.errors import Invalid
 from assay_common.events.schemas.auth import (
     PasswordReset,
@@ -81,38 +82,62 @@ class Users:
         is_admin: bool = False,
         password: str | None = None,
     ) -> UserRow:
+        user = await self.new(
+            email=email,
+            display_name=display_name,
+            metadata=metadata,
+            email_verified=email_verified,
+            is_admin=is_admin,
+            password=password,
+        )
+        async with self.ctx.db.transaction() as tx:
+            await self.insert(tx, actor, user)
+        return user
+
+    async def new(
+        self,
+        *,
+        email: str,
+        display_name: str = "",
+        metadata: dict[str, Any] | None = None,
+        email_verified: bool = False,
+        is_admin: bool = False,
+        password: str | None = None,
+    ) -> UserRow:
+        """A user checked and ready to insert (its password hashed: slow, so outside any
+        transaction)."""
         email = checked_email(email)
         if password is not None:
             self.ctx.passwords.check_policy(password)
         password_hash = await self.ctx.passwords.hash(password) if password is not None else None
         now = self.ctx.now()
-        values: dict[str, Any] = {
-            "id": uuid7(),
-            "email": email,
-            "email_key": email_key(email),
-            "email_verified": email_verified,
-            "display_name": display_name,
-            "metadata": checked_metadata(metadata or {}),
-            "is_admin": is_admin,
-            "password_hash": password_hash,
-            "password_changed_at": now if password_hash else None,
-            "disabled_at": None,
-            "created_at": now,
-            "updated_at": now,
-        }
-        async with self.ctx.db.transaction() as tx:
-            if not await store.insert(tx.conn, values):
-                raise EmailTaken(f"{email} belongs to another user")
-            await self.ctx.audit(
-                tx,
-                UserCreated,
-                actor,
-                target_type="user",
-                target_id=values["id"],
-                email=email,
-                is_admin=is_admin,
-            )
-        return UserRow(**values)
+        return UserRow(
+            id=uuid7(),
+            email=email,
+            email_key=email_key(email),
+            email_verified=email_verified,
+            display_name=display_name,
+            metadata=checked_metadata(metadata or {}),
+            is_admin=is_admin,
+            password_hash=password_hash,
+            password_changed_at=now if password_hash else None,
+            disabled_at=None,
+            created_at=now,
+            updated_at=now,
+        )
+
+    async def insert(self, tx: Transaction, actor: Actor, user: UserRow) -> None:
+        if not await store.insert(tx.conn, dataclasses.asdict(user)):
+            raise EmailTaken(f"{user.email} belongs to another user")
+        await self.ctx.audit(
+            tx,
+            UserCreated,
+            actor,
+            target_type="user",
+            target_id=user.id,
+            email=user.email,
+            is_admin=user.is_admin,
+        )
 
     async def get(self, user_id: uuid.UUID) -> UserRow:
         async with self.ctx.db.read() as conn:

@@ -64,3 +64,11 @@ async def update(conn: AsyncConnection, user_id: uuid.UUID, **values: Any) -> No
 
 async def delete(conn: AsyncConnection, user_id: uuid.UUID) -> bool:
     return (await conn.execute(_DELETE, {"b_id": user_id})).rowcount > 0
+
+
+async def lock_and_check_empty(conn: AsyncConnection) -> bool:
+    """Whether there is no user yet, with new users held back until this transaction ends (on
+    SQLite every writing transaction already excludes the others)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(sa.text("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"))
+    return (await conn.execute(sa.select(users.c.id).limit(1))).first() is None

@@ -49,6 +49,8 @@ def run_closed_topic(run_id: uuid.UUID) -> str:
 TIMEKEEPER_TOPIC = "timekeeper"
 NEVER = datetime.max.replace(tzinfo=UTC)
 MAX_CACHED_WORKERS = 10_000
+#: How often at most a polling worker's liveness is written: this often, or a third of the worker
+#: timeout when that is shorter, so that a worker that keeps polling is never taken for silent.
 KEEP_ALIVE_REFRESH = timedelta(seconds=1)
 #: The event a parent's history records when its child closes with each status.
 CHILD_OUTCOMES = {
@@ -115,10 +117,11 @@ class Engine:
 
     async def keep_alive(self, work: Work, worker_id: str) -> None:
         """A poll is a sign of life too; a worker removed meanwhile (as silent) must register
-        again. A worker seen alive here within the last second is not written again (it polls
-        often)."""
+        again. A worker seen alive here very recently is not written again (it polls often; see
+        KEEP_ALIVE_REFRESH)."""
         last = self._touched.get(worker_id)
-        if last is not None and work.now - last < KEEP_ALIVE_REFRESH:
+        refresh = min(KEEP_ALIVE_REFRESH, timedelta(seconds=self.settings.worker_timeout_seconds / 3))
+        if last is not None and work.now - last < refresh:
             return
         if not await worker_store.touch(work.conn, worker_id, work.now):
             self.forget_worker(worker_id)

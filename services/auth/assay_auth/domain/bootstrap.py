@@ -1,0 +1,52 @@
+"""The first administrator of a fresh installation.
+
+On a platform with no user yet, `assay up` (or an operator's tooling holding the platform key)
+asks for a bootstrap administrator: a user without a password, an API key with the `admin` scope
+for it, and a token to set the password with. The key and the token are handed back once and
+stored only as digests. Once any user exists the request is refused, so it cannot be used to make
+a second administrator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from assay_auth.domain.access import ADMIN_SCOPE
+from assay_auth.domain.api_keys import ApiKeys
+from assay_auth.domain.context import Actor, AuthContext
+from assay_auth.domain.errors import AlreadyBootstrapped
+from assay_auth.domain.recovery import Recovery
+from assay_auth.domain.users import Users
+from assay_auth.store import users as user_store
+from assay_auth.store.rows import UserRow
+
+
+@dataclass(frozen=True)
+class BootstrapAdmin:
+    user: UserRow
+    api_key: str
+    password_token: str
+    password_token_expires_at: datetime
+
+
+class Bootstrap:
+    def __init__(self, ctx: AuthContext, users: Users, api_keys: ApiKeys, recovery: Recovery) -> None:
+        self.ctx = ctx
+        self.users = users
+        self.api_keys = api_keys
+        self.recovery = recovery
+
+    async def admin(self, actor: Actor, email: str) -> BootstrapAdmin:
+        """The first user, an administrator; `AlreadyBootstrapped` when there is any user."""
+        user = await self.users.new(email=email, display_name="Administrator", is_admin=True)
+        ttl = timedelta(seconds=self.ctx.settings.bootstrap_password_link_ttl_seconds)
+        async with self.ctx.db.transaction() as tx:
+            if not await user_store.lock_and_check_empty(tx.conn):
+                raise AlreadyBootstrapped("this platform has users already; sign in as one of them")
+            await self.users.insert(tx, actor, user)
+            key = await self.api_keys.add(
+                tx, actor, user.id, name="bootstrap", scopes=[ADMIN_SCOPE], expires_at=None
+            )
+            token, expires_at = await self.recovery.issue(tx, user.id, ttl)
+        return BootstrapAdmin(user, key.key, token, expires_at)
