@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from assay_common.internal_auth import Principal
-from tests.auth_api import AuthApi, email
+from tests.auth_api import PASSWORD, AuthApi, email
 from tests.conftest import Stack
 from tests.support import eventually, subject_messages
 
@@ -125,3 +125,35 @@ async def test_the_audit_log_pages_and_needs_an_administrator(auth_api: AuthApi,
     assert second.json()["items"][0]["id"] < page["next_cursor"]
     bad = await auth_api.call("GET", "/api/v1/auth/audit", params={"cursor": "not-a-cursor"})
     assert bad.status_code == 422 and bad.json()["code"] == "invalid_cursor"
+
+
+async def test_password_changes_and_key_rotations_are_audited_on_the_stream_and_in_the_log(
+    stack: Stack, auth_api: AuthApi, unique: str
+) -> None:
+    admin = await auth_api.admin(email(unique, "admin"))
+    user = await auth_api.create_user(email(unique))
+    me = await auth_api.signed_in(email(unique))
+    changed = await auth_api.call(
+        "POST",
+        "/api/v1/auth/password",
+        me.principal,
+        json={"current_password": PASSWORD, "new_password": "a new and long password"},
+    )
+    assert changed.status_code == 200, changed.text
+    rotated = await auth_api.call("POST", "/api/v1/auth/signing-keys/rotate", admin)
+    assert rotated.status_code == 201, rotated.text
+    kid = rotated.json()["kid"]
+
+    async def streamed() -> bool:
+        return "password_changed" in await on_stream(stack, user["id"]) and await on_stream(stack, kid) == [
+            "signing_key_rotated"
+        ]
+
+    await eventually(streamed, what="the records on the audit stream")
+
+    async def logged() -> bool:
+        changes = await in_log(auth_api, target=user["id"], action="password_changed")
+        rotations = await in_log(auth_api, target=kid, action="signing_key_rotated")
+        return len(changes) == 1 and len(rotations) == 1 and rotations[0]["actor_id"] == admin.id
+
+    await eventually(logged, what="the records in the audit log")

@@ -20,7 +20,7 @@ from assay_auth.domain.sessions import ClientInfo
 from assay_auth.store import tables
 from assay_common.internal_auth import Principal
 from tests.auth.conftest import ManualClock, outbox_events
-from tests.auth.test_http_audit import in_log
+from tests.auth.test_http_audit import in_log, on_stream
 from tests.auth_api import PASSWORD, AuthApi, SignedIn, email, random_address
 from tests.conftest import Stack
 from tests.passkey_authenticator import Authenticator, b64url, unb64url
@@ -460,7 +460,7 @@ async def test_a_disabled_user_cannot_sign_in_with_a_passkey(scene: Scene, auth_
 
 
 async def test_own_passkeys_are_listed_renamed_and_removed(
-    scene: Scene, auth_api: AuthApi, unique: str
+    stack: Stack, scene: Scene, auth_api: AuthApi, unique: str
 ) -> None:
     passkey = await registered(scene)
     me = scene.user.principal
@@ -492,6 +492,15 @@ async def test_own_passkeys_are_listed_renamed_and_removed(
         return actions == {"passkey_added", "passkey_renamed", "passkey_removed"}
 
     await eventually(recorded, what="the passkey's audit records")
+
+    async def streamed() -> bool:
+        return await on_stream(stack, passkey["id"]) == [
+            "passkey_added",
+            "passkey_renamed",
+            "passkey_removed",
+        ]
+
+    await eventually(streamed, what="the passkey's audit records on the audit stream")
     [added] = await in_log(auth_api, target=passkey["id"], action="passkey_added")
     assert added["actor_id"] == scene.user.user_id
     assert added["data"]["owner_id"] == scene.user.user_id and added["data"]["name"] == "laptop"

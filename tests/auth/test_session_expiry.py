@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import httpx
 import pytest
 from nats.js.errors import NotFoundError
 
@@ -19,6 +20,7 @@ from assay_common.events.bus import EventBus
 from assay_common.internal_auth import InternalTokenMinter, load_private_key
 from tests.auth_api import AuthApi, email
 from tests.conftest import AUTH_TEST_ENV, Stack, run_subjects
+from tests.gateway.conftest import running_side_gateway
 from tests.support import eventually
 
 IDLE_TTL = 1.0
@@ -106,3 +108,25 @@ async def test_a_used_session_still_ends_at_the_absolute_ttl(short_lived: AuthAp
     await eventually(ended, within=ABSOLUTE_TTL + 3, what="the session reached its absolute end")
     assert asyncio.get_running_loop().time() - started >= ABSOLUTE_TTL - 0.5
     assert (await short_lived.call("GET", "/api/v1/auth/whoami", me.principal)).status_code == 401
+
+
+async def test_an_ended_session_is_refused_at_the_gateway_within_its_cache_window(
+    stack: Stack, short_lived: AuthApi, unique: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    cache = {"ASSAY_GATEWAY_AUTH_CACHE_SECONDS": "1"}
+    auth_url = str(short_lived.client.base_url)
+    async with running_side_gateway(
+        stack, tmp_path_factory, "short-lived-gateway", auth_url=auth_url, extra_env=cache
+    ) as gateway:
+        await short_lived.create_user(email(unique))
+        me = await short_lived.signed_in(email(unique))
+        cookies = {"assay_session": me.secret, "assay_csrf": me.csrf_token}
+        async with httpx.AsyncClient(base_url=gateway.url, cookies=cookies, timeout=30) as browser:
+            # The workflow service takes the gateway's word: only the gateway can refuse.
+            assert (await browser.get("/api/v1/namespaces")).status_code == 200
+
+            async def refused() -> bool:
+                return (await browser.get("/api/v1/namespaces")).status_code == 401
+
+            # Used all along, so the absolute end stops it, plus at most the cache window.
+            await eventually(refused, within=ABSOLUTE_TTL + 1 + 3, what="the ended session refused")

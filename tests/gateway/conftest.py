@@ -57,6 +57,7 @@ async def running_side_gateway(
     tmp_path_factory: pytest.TempPathFactory,
     label: str,
     vault_url: str | None = None,
+    auth_url: str | None = None,
     upstream_timeout: float = SIDE_UPSTREAM_TIMEOUT,
     extra_env: dict[str, str] | None = None,
 ) -> AsyncIterator[SideGateway]:
@@ -76,7 +77,7 @@ async def running_side_gateway(
         "ASSAY_GATEWAY_PORT": str(port),
         "ASSAY_GATEWAY_INTERNAL_SIGNING_KEY_FILE": str(data_dir / "internal.key"),
         "ASSAY_GATEWAY_WORKFLOW_URL": stack.platform.service_url("workflow"),
-        "ASSAY_GATEWAY_AUTH_URL": stack.platform.service_url("auth"),
+        "ASSAY_GATEWAY_AUTH_URL": auth_url or stack.platform.service_url("auth"),
         "ASSAY_GATEWAY_VAULT_URL": vault_url or stack.platform.service_url("vault"),
         "ASSAY_GATEWAY_DASHBOARD_URL": stack.platform.service_url("dashboard"),
         "ASSAY_GATEWAY_UPSTREAM_TIMEOUT_SECONDS": str(upstream_timeout),
