@@ -2,6 +2,7 @@
 
 * the internal Ed25519 key pair: the gateway signs internal tokens with the private key, every other
   service verifies them with the public key;
+* the key that seals the auth service's token-signing keys in its database (a Fernet key);
 * the database URL (and, for the bundled Postgres of compose.yaml, its password).
 
 Two forms of output:
@@ -28,12 +29,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
+from cryptography.fernet import Fernet
+
 from assay_common.internal_auth import generate_private_key_pem, public_key_pem
 
 SIGNING_KEY = "internal_signing_key.pem"
 VERIFY_KEY = "internal_verify_key.pem"
 DATABASE_URL = "database_url"
 POSTGRES_PASSWORD = "postgres_password"
+SIGNING_KEY_SEAL = "auth_signing_key_encryption_key"
 
 
 def key_pair() -> dict[str, str]:
@@ -68,6 +72,8 @@ def write_files(directory: Path, host: str, port: int, user: str, database: str)
     private = (directory / SIGNING_KEY).read_bytes()
     if write_new(directory / VERIFY_KEY, public_key_pem(private).decode()):
         written.append(VERIFY_KEY)
+    if write_new(directory / SIGNING_KEY_SEAL, Fernet.generate_key().decode()):
+        written.append(SIGNING_KEY_SEAL)
     if write_new(directory / POSTGRES_PASSWORD, secrets.token_urlsafe(32)):
         written.append(POSTGRES_PASSWORD)
     password = (directory / POSTGRES_PASSWORD).read_text().strip()
@@ -82,7 +88,7 @@ def k8s_secret(name: str, url: str) -> dict[str, object]:
         "kind": "Secret",
         "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "assay"}},
         "type": "Opaque",
-        "stringData": {**key_pair(), DATABASE_URL: url},
+        "stringData": {**key_pair(), SIGNING_KEY_SEAL: Fernet.generate_key().decode(), DATABASE_URL: url},
     }
 
 

@@ -86,7 +86,13 @@ from tests.deploy.deployment import (
 UPSTREAMS = ("workflow", "auth", "vault", "dashboard")
 WITH_STORE = tuple(s for s in SERVICES if keeps_data(s))
 WITHOUT_STORE = tuple(s for s in SERVICES if not keeps_data(s))
-SECRET_NAMES = {"internal_signing_key.pem", "internal_verify_key.pem", "database_url", "postgres_password"}
+SECRET_NAMES = {
+    "internal_signing_key.pem",
+    "internal_verify_key.pem",
+    "auth_signing_key_encryption_key",
+    "database_url",
+    "postgres_password",
+}
 
 SettingsFactory = Callable[[str, dict[str, str]], CommonSettings]
 
