@@ -3,13 +3,31 @@ token for whichever principal a test chooses; shared by the tests of auth and of
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import secrets
+import sys
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
 import httpx
 
-from assay_common.internal_auth import INTERNAL_TOKEN_HEADER, InternalTokenMinter, Principal
+from assay.local import LocalPlatform, free_port
+from assay.local.platform import ManagedProcess
+from assay_common.internal_auth import INTERNAL_TOKEN_HEADER, InternalTokenMinter, Principal, load_private_key
 
+#: A Fernet key of this run: the stack's auth service seals recovery tokens with it.
+RECOVERY_KEY = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+#: The auth service in tests: cheap Argon2id (the production cost would make every sign-in slow)
+#: and password recovery switched on.
+AUTH_TEST_ENV = {
+    "ASSAY_AUTH_PASSWORD_HASH_MEMORY_KIB": "8192",
+    "ASSAY_AUTH_PASSWORD_HASH_TIME_COST": "1",
+    "ASSAY_AUTH_PASSWORD_HASH_PARALLELISM": "1",
+    "ASSAY_AUTH_PASSWORD_RECOVERY_KEY": RECOVERY_KEY,
+}
 #: A password that meets the default policy.
 PASSWORD = "correct horse battery staple"
 #: How tests call the auth service when the caller does not matter: as another Assay service.
@@ -95,3 +113,37 @@ def random_address() -> str:
 
 def email(unique: str, name: str = "ann") -> str:
     return f"{name}.{unique}@example.com"
+
+
+@asynccontextmanager
+async def auth_process(platform: LocalPlatform, label: str, env: Mapping[str, str]) -> AsyncIterator[AuthApi]:
+    """Another auth service process beside `platform`'s, trusting its gateway's internal tokens,
+    with `env` on top of the test settings (where its database and NATS are, its TTLs…)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = ManagedProcess(
+        label,
+        [sys.executable, "-m", "assay_auth"],
+        {
+            "PYTHONUNBUFFERED": "1",
+            **AUTH_TEST_ENV,
+            "ASSAY_DATA_DIR": str(platform.data_dir),
+            "ASSAY_INTERNAL_VERIFY_KEYS_FILE": str(platform.data_dir / "internal.pub"),
+            "ASSAY_LOG_JSON": "true",
+            "ASSAY_AUTH_PORT": str(port),
+            **env,
+        },
+        platform.log_dir / f"{label}.log",
+        ready_url=f"{url}/readyz",
+    )
+    await process.spawn()
+    api = AuthApi(
+        url, InternalTokenMinter(load_private_key((platform.data_dir / "internal.key").read_bytes()))
+    )
+    try:
+        async with aiohttp.ClientSession() as probe:
+            await process.wait_ready(probe, asyncio.get_running_loop().time() + 30)
+        yield api
+    finally:
+        await api.client.aclose()
+        await process.stop()

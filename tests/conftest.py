@@ -11,7 +11,6 @@ Store-level tests take the `database_url` fixture, which runs them on both backe
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import os
 import secrets
@@ -28,7 +27,7 @@ from assay.local import LocalPlatform, PlatformOptions, free_port
 from assay.local.platform import start_nats_server
 from assay_common.events.subjects import Subjects
 from assay_common.internal_auth import InternalTokenMinter, load_private_key
-from tests.auth_api import AuthApi
+from tests.auth_api import AUTH_TEST_ENV, AuthApi
 
 TEST_DB = os.environ.get("ASSAY_TEST_DB", "sqlite")
 TEST_NATS = os.environ.get("ASSAY_TEST_NATS", "embedded")
@@ -37,16 +36,6 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 SYSTEM_NATS_URL = os.environ.get("ASSAY_TEST_NATS_URL", "nats://127.0.0.1:4222")
 RUN_ID = secrets.token_hex(4)
-#: A Fernet key of this run: the stack's auth service seals recovery tokens with it.
-RECOVERY_KEY = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
-#: The auth service in tests: cheap Argon2id (the production cost would make every sign-in slow)
-#: and password recovery switched on.
-AUTH_TEST_ENV = {
-    "ASSAY_AUTH_PASSWORD_HASH_MEMORY_KIB": "8192",
-    "ASSAY_AUTH_PASSWORD_HASH_TIME_COST": "1",
-    "ASSAY_AUTH_PASSWORD_HASH_PARALLELISM": "1",
-    "ASSAY_AUTH_PASSWORD_RECOVERY_KEY": RECOVERY_KEY,
-}
 
 
 @dataclass(frozen=True)

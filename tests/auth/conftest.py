@@ -18,8 +18,8 @@ from assay_common.db import Database, utcnow
 from assay_common.events.envelope import CloudEvent
 from assay_common.events.outbox import Outbox
 from assay_common.events.subjects import Subjects
+from tests.auth_api import RECOVERY_KEY
 from tests.common.conftest import database_for
-from tests.conftest import RECOVERY_KEY
 
 
 def settings(**overrides: Any) -> AuthSettings:

@@ -8,8 +8,8 @@ from typing import Any
 
 from assay_common.events.schemas.auth import open_recovery_delivery
 from assay_common.internal_auth import Principal
-from tests.auth_api import PASSWORD, AuthApi, email
-from tests.conftest import RECOVERY_KEY, Stack
+from tests.auth_api import PASSWORD, RECOVERY_KEY, AuthApi, email
+from tests.conftest import Stack
 from tests.support import eventually, subject_messages
 
 ANONYMOUS = Principal.anonymous()

@@ -30,8 +30,7 @@ from assay_common.db import Database, utcnow
 from assay_common.events.envelope import CloudEvent
 from assay_common.events.schemas.auth import RecoveryDeliveryUnreadable, open_recovery_delivery
 from tests.auth.conftest import ManualClock, make_identity, outbox_events
-from tests.auth_api import PASSWORD
-from tests.conftest import RECOVERY_KEY
+from tests.auth_api import PASSWORD, RECOVERY_KEY
 
 ADMIN = Actor(id="tests", kind="service")
 NEW_PASSWORD = "another quite long passphrase"

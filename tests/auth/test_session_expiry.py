@@ -5,21 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
-import aiohttp
 import httpx
 import pytest
 from nats.js.errors import NotFoundError
 
 from assay.local import free_port
-from assay.local.platform import ManagedProcess
 from assay_common.events.bus import EventBus
-from assay_common.internal_auth import InternalTokenMinter, load_private_key
-from tests.auth_api import AuthApi, email
-from tests.conftest import AUTH_TEST_ENV, Stack, run_subjects
+from tests.auth_api import AuthApi, auth_process, email
+from tests.conftest import Stack, run_subjects
 from tests.gateway.conftest import running_side_gateway
 from tests.support import eventually
 
@@ -31,43 +26,23 @@ ABSOLUTE_TTL = 3.0
 async def short_lived(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AuthApi]:
     port = free_port()
     subjects = run_subjects(f"auth{port}")
-    data_dir: Path = tmp_path_factory.mktemp("short-lived-auth")
     env = {
-        "PYTHONUNBUFFERED": "1",
-        **AUTH_TEST_ENV,
-        "ASSAY_DATA_DIR": str(data_dir),
+        "ASSAY_DATA_DIR": str(tmp_path_factory.mktemp("short-lived-auth")),
         "ASSAY_NATS_URL": stack.nats.url,
         "ASSAY_SUBJECT_PREFIX": subjects.events_prefix,
         "ASSAY_AUDIT_SUBJECT_PREFIX": subjects.audit_prefix,
         "ASSAY_EVENTS_STREAM": subjects.events_stream,
         "ASSAY_AUDIT_STREAM": subjects.audit_stream,
-        "ASSAY_INTERNAL_VERIFY_KEYS_FILE": str(stack.platform.data_dir / "internal.pub"),
-        "ASSAY_LOG_JSON": "true",
-        "ASSAY_AUTH_PORT": str(port),
         "ASSAY_AUTH_SESSION_IDLE_TTL_SECONDS": str(IDLE_TTL),
         "ASSAY_AUTH_SESSION_ABSOLUTE_TTL_SECONDS": str(ABSOLUTE_TTL),
     }
     if stack.database_url:
         env["ASSAY_DATABASE_URL"] = stack.database_url
         env["ASSAY_AUTH_DB_SCHEMA"] = f"auth_short_{port}"
-    url = f"http://127.0.0.1:{port}"
-    process = ManagedProcess(
-        "short-lived-auth",
-        [sys.executable, "-m", "assay_auth"],
-        env,
-        stack.platform.log_dir / "short-lived-auth.log",
-        ready_url=f"{url}/readyz",
-    )
-    await process.spawn()
-    key = load_private_key((stack.platform.data_dir / "internal.key").read_bytes())
-    api = AuthApi(url, InternalTokenMinter(key))
     try:
-        async with aiohttp.ClientSession() as probe:
-            await process.wait_ready(probe, asyncio.get_running_loop().time() + 30)
-        yield api
+        async with auth_process(stack.platform, "short-lived-auth", env) as api:
+            yield api
     finally:
-        await api.client.aclose()
-        await process.stop()
         bus = EventBus(stack.nats.url, subjects, events_max_age=3600, audit_max_age=3600)
         await bus.connect()
         for stream in (subjects.events_stream, subjects.audit_stream):

@@ -11,8 +11,8 @@ import pytest
 
 from assay_common.events.schemas.auth import open_recovery_delivery
 from tests.auth.test_http_recovery import recovery_events
-from tests.auth_api import AuthApi, email
-from tests.conftest import RECOVERY_KEY, Stack
+from tests.auth_api import RECOVERY_KEY, AuthApi, email
+from tests.conftest import Stack
 from tests.support import eventually
 
 NEW_PASSWORD = "a brand new passphrase to remember"

@@ -5,7 +5,18 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from assay_auth.api import api_keys, audit, internal, login, passkeys, sessions, tokens, users
+from assay_auth.api import (
+    api_keys,
+    audit,
+    biscuits,
+    internal,
+    login,
+    passkeys,
+    permissions,
+    sessions,
+    tokens,
+    users,
+)
 from assay_auth.api.deps import install_error_handlers
 from assay_auth.domain.identity import Identity
 from assay_auth.settings import AuthSettings
@@ -28,8 +39,8 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
         rt.start_background("signing-key-rotation", identity.rotate_signing_keys_forever())
         if not identity.signing_keys.sealing:
             log.warning(
-                "signing_key_encryption_key is not set: JWT signing keys are stored unencrypted in the "
-                "database; set it in production"
+                "signing_key_encryption_key is not set: JWT signing keys and biscuit root keys are "
+                "stored unencrypted in the database; set it in production"
             )
 
     async def stop(rt: Runtime) -> None:
@@ -51,6 +62,8 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
                 audit.router,
                 tokens.router,
                 tokens.well_known,
+                biscuits.router,
+                permissions.router,
                 internal.router,
             ],
             migrations=MIGRATIONS,

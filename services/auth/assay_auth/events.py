@@ -3,6 +3,11 @@
 from assay_common.events.schemas.auth import (
     ApiKeyCreated,
     ApiKeyRevoked,
+    BiscuitIssued,
+    BiscuitRevocationRecorded,
+    BiscuitRevoked,
+    BiscuitRootKeyRetired,
+    BiscuitRootKeyRotated,
     CredentialsRevoked,
     LoggedOut,
     LoginFailed,
@@ -14,7 +19,11 @@ from assay_common.events.schemas.auth import (
     PasswordChanged,
     PasswordRecoveryRequested,
     PasswordReset,
+    PermissionSchemaChanged,
+    PermissionSchemaWritten,
     RecoveryRequested,
+    RelationshipsChanged,
+    RelationshipsWritten,
     SessionsRevoked,
     SigningKeyRotated,
     TokenIssued,
@@ -26,7 +35,13 @@ from assay_common.events.schemas.auth import (
 )
 
 #: Domain events, on the events stream.
-PUBLISHES = (PasswordRecoveryRequested, CredentialsRevoked)
+PUBLISHES = (
+    PasswordRecoveryRequested,
+    CredentialsRevoked,
+    BiscuitRevoked,
+    RelationshipsChanged,
+    PermissionSchemaChanged,
+)
 #: Audit records, on the audit stream; the service also consumes them into its audit log.
 AUDITS = (
     LoginSucceeded,
@@ -49,5 +64,11 @@ AUDITS = (
     PasskeyAdded,
     PasskeyRenamed,
     PasskeyRemoved,
+    BiscuitRootKeyRotated,
+    BiscuitRootKeyRetired,
+    BiscuitIssued,
+    BiscuitRevocationRecorded,
+    PermissionSchemaWritten,
+    RelationshipsWritten,
 )
 CONSUMES = AUDITS

@@ -97,7 +97,8 @@ class AuthSettings(CommonSettings):
 
     signing_key_encryption_key: SecretStr = Field(
         default=SecretStr(""),
-        description="Fernet key sealing the JWT signing keys in the database; empty: stored in the clear",
+        description="Fernet key sealing the JWT signing keys and the biscuit root keys in the database; "
+        "empty: stored in the clear",
     )
     signing_key_rotation_seconds: float = Field(
         default=30 * 24 * 3600, gt=0, description="A JWT signing key is replaced this long after it was made"
@@ -105,8 +106,27 @@ class AuthSettings(CommonSettings):
     token_ttl_seconds: int = Field(
         default=900, ge=1, le=24 * 3600, description="Longest life of a JWT from the token exchange"
     )
+    biscuit_token_max_ttl_seconds: int = Field(
+        default=30 * 24 * 3600, ge=1, description="Longest life of a biscuit token when it is issued"
+    )
     token_audience: str = Field(
         default="assay", min_length=1, description="The `aud` of Assay's JWTs (the gateway checks it)"
+    )
+
+    permissions_cache_entries: int = Field(
+        default=100_000,
+        ge=0,
+        description="Permission answers (checks, expands, lookups) kept per process, keyed by store "
+        "revision; 0: no cache",
+    )
+    permissions_staleness_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How old a store revision `minimize_latency` reads may use before the current one "
+        "is read again",
+    )
+    permissions_max_depth: int = Field(
+        default=50, ge=1, le=1000, description="Deepest nesting of relations a permission query follows"
     )
 
     @field_validator("password_recovery_key", "signing_key_encryption_key")

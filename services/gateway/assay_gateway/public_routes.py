@@ -33,6 +33,12 @@ OPEN: tuple[Rule, ...] = (
     # Verifiers of Assay's tokens fetch its public keys without credentials.
     Rule("/.well-known/jwks.json", "auth", exact=True),
     Rule("/.well-known/openid-configuration", "auth", exact=True),
+    # Biscuits are verified and attenuated offline by whoever holds one: the root public keys and
+    # the revocation list are for them, attenuating needs only the token, and revoking by token
+    # proves possession (revoking by id still needs an administrator).
+    Rule("/api/v1/auth/biscuit/root-keys", "auth", exact=True),
+    Rule("/api/v1/auth/biscuit/revocations", "auth", exact=True),
+    Rule("/api/v1/auth/biscuit/attenuate", "auth", exact=True),
 )
 
 

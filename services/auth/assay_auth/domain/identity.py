@@ -8,11 +8,13 @@ import logging
 from assay_auth.domain.access import Access
 from assay_auth.domain.api_keys import ApiKeys
 from assay_auth.domain.audit import AuditLog
+from assay_auth.domain.biscuits import Biscuits
 from assay_auth.domain.bootstrap import Bootstrap
 from assay_auth.domain.context import AuthContext, Clock
 from assay_auth.domain.jwt_tokens import TokenExchange
 from assay_auth.domain.passkeys import Passkeys
 from assay_auth.domain.passwords import Passwords
+from assay_auth.domain.permission_service import PermissionStores
 from assay_auth.domain.recovery import Recovery
 from assay_auth.domain.sessions import Sessions
 from assay_auth.domain.signing_keys import SigningKeys
@@ -39,6 +41,8 @@ class Identity:
         self.audit = AuditLog(self.ctx)
         self.signing_keys = SigningKeys(self.ctx)
         self.tokens = TokenExchange(self.ctx, self.access, self.signing_keys)
+        self.biscuits = Biscuits(self.ctx)
+        self.permissions = PermissionStores(self.ctx)
 
     async def sweep(self) -> int:
         """Remove what has ended: sessions, recovery tokens, stale throttle counters, passkey

@@ -21,11 +21,11 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from cryptography.fernet import Fernet, InvalidToken
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import OKPKey
 
 from assay_auth.domain.context import Actor, AuthContext
+from assay_auth.domain.sealing import KeyNotOpened, KeySealer
 from assay_auth.store import signing_keys as store
 from assay_auth.store.signing_keys import PrivateKeyRow, SigningKeyRow
 from assay_common.db import Transaction
@@ -72,14 +72,13 @@ def public_jwk(row: SigningKeyRow) -> dict[str, Any]:
 class SigningKeys:
     def __init__(self, ctx: AuthContext) -> None:
         self.ctx = ctx
-        secret = ctx.settings.signing_key_encryption_key.get_secret_value()
-        self._fernet = Fernet(secret.encode()) if secret else None
+        self._sealer = KeySealer(ctx.settings.signing_key_encryption_key.get_secret_value())
         # A key's private part never changes, so an opened key is kept (by kid) for the next token.
         self._opened: dict[str, OKPKey] = {}
 
     @property
     def sealing(self) -> bool:
-        return self._fernet is not None
+        return self._sealer.sealing
 
     async def active(self) -> ActiveKey:
         """The key that signs now (made when there is none yet). Read from the database every
@@ -187,21 +186,17 @@ class SigningKeys:
         return await store.drop_expired(tx.conn, now)
 
     def _seal(self, pem: str) -> str:
-        return pem if self._fernet is None else self._fernet.encrypt(pem.encode()).decode()
+        return self._sealer.seal(pem)
 
     def _open(self, row: PrivateKeyRow) -> OKPKey:
         opened = self._opened.get(row.kid)
         if opened is not None:
             return opened
-        pem = row.private_key
-        if row.sealed:
-            if self._fernet is None:
-                raise SigningKeyUnavailable("the signing key is sealed: set signing_key_encryption_key")
-            try:
-                pem = self._fernet.decrypt(pem.encode()).decode()
-            except InvalidToken:
-                log.error("signing key %s cannot be opened with signing_key_encryption_key", row.kid)
-                raise SigningKeyUnavailable("the configured key does not open the signing key") from None
+        try:
+            pem = self._sealer.open(row.private_key, sealed=row.sealed)
+        except KeyNotOpened as exc:
+            log.error("signing key %s cannot be opened: %s", row.kid, exc)
+            raise SigningKeyUnavailable(f"the signing key cannot be opened: {exc}") from None
         key = OKPKey.import_key(pem)
         self._opened[row.kid] = key
         return key

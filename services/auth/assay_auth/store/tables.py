@@ -176,3 +176,98 @@ signing_keys = sa.Table(
         comment="a retired key leaves the JWKS then: every token it signed has expired",
     ),
 )
+
+# Permissions (Zanzibar-style). Every table carries a `store`: one independent graph and schema
+# per store (`platform` is the platform's own authorization). Relationships are versioned like
+# MVCC rows: a row is visible at revision R when created_revision <= R and (deleted_revision is
+# null or > R), so a read "at a revision" is a plain filter on both backends.
+permission_revisions = sa.Table(
+    "permission_revisions",
+    metadata,
+    sa.Column("store", sa.String(64), primary_key=True),
+    sa.Column(
+        "revision",
+        sa.BigInteger,
+        nullable=False,
+        comment="the store's last committed revision; writers bump it first, which serializes them",
+    ),
+)
+
+permission_schemas = sa.Table(
+    "permission_schemas",
+    metadata,
+    sa.Column("store", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("revision", sa.BigInteger, nullable=False, comment="the revision at which it took effect"),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("created_by", sa.String(255), nullable=True),
+)
+
+relationships = sa.Table(
+    "relationships",
+    metadata,
+    sa.Column("store", sa.String(64), primary_key=True),
+    sa.Column("resource_type", sa.String(128), primary_key=True),
+    sa.Column("resource_id", sa.String(1024), primary_key=True),
+    sa.Column("relation", sa.String(64), primary_key=True),
+    sa.Column("subject_type", sa.String(128), primary_key=True),
+    sa.Column("subject_id", sa.String(1024), primary_key=True, comment="'*' for a wildcard"),
+    sa.Column("subject_relation", sa.String(64), primary_key=True, comment="'' when none"),
+    sa.Column("created_revision", sa.BigInteger, primary_key=True),
+    sa.Column("deleted_revision", sa.BigInteger, nullable=True),
+    sa.Index(
+        "relationships_live",
+        "store",
+        "resource_type",
+        "resource_id",
+        "relation",
+        "subject_type",
+        "subject_id",
+        "subject_relation",
+        unique=True,
+        postgresql_where=sa.text("deleted_revision IS NULL"),
+        sqlite_where=sa.text("deleted_revision IS NULL"),
+    ),
+    sa.Index("relationships_by_subject", "store", "subject_type", "subject_id", "resource_type", "relation"),
+    sa.Index("relationships_by_deletion", "store", "deleted_revision"),
+)
+
+biscuit_root_keys = sa.Table(
+    "biscuit_root_keys",
+    metadata,
+    sa.Column(
+        "id",
+        sa.Integer,
+        primary_key=True,
+        autoincrement=False,
+        comment="the token's root_key_id; each new key takes the next number",
+    ),
+    sa.Column("public_key", sa.String(64), nullable=False, unique=True, comment="Ed25519, hex"),
+    sa.Column(
+        "private_key",
+        sa.Text,
+        nullable=False,
+        comment="hex, sealed with signing_key_encryption_key (Fernet) when `sealed`",
+    ),
+    sa.Column("sealed", sa.Boolean, nullable=False),
+    sa.Column(
+        "active",
+        sa.Boolean,
+        nullable=True,
+        unique=True,
+        comment="true for the one key that signs, null once rotated: the unique index allows one",
+    ),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("rotated_at", UtcDateTime, nullable=True, comment="when it stopped signing; it still verifies"),
+)
+
+biscuit_revocations = sa.Table(
+    "biscuit_revocations",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True, comment="cursor of the list"),
+    sa.Column(
+        "revocation_id", sa.String(128), nullable=False, unique=True, comment="a block's revocation id, hex"
+    ),
+    sa.Column("revoked_at", UtcDateTime, nullable=False),
+)

@@ -47,6 +47,44 @@ class CredentialsRevoked(EventData):
     reason: str
 
 
+@event_type(
+    "auth",
+    "biscuit_revoked",
+    "Blocks of biscuit tokens were revoked: every token carrying one of these revocation ids, "
+    "and every token attenuated from it, must be refused from now on",
+)
+class BiscuitRevoked(EventData):
+    revocation_ids: list[str] = Field(description="Revocation ids (hex) of the revoked blocks")
+
+
+@event_type(
+    "auth",
+    "relationships_changed",
+    "Relationships of a permission store were written or deleted; caches of permission answers at "
+    "older revisions of that store are stale",
+)
+class RelationshipsChanged(EventData):
+    store: str
+    revision: int = Field(description="The store's revision after the change")
+    zookie: str = Field(description="A consistency token: a check with it sees this change")
+    created: int
+    touched: int
+    deleted: int
+    object_types: list[str] = Field(description="Resource types of the relationships that changed")
+
+
+@event_type(
+    "auth",
+    "permission_schema_changed",
+    "A new version of a permission store's schema took effect",
+)
+class PermissionSchemaChanged(EventData):
+    store: str
+    version: int
+    revision: int = Field(description="The store's revision at which the schema took effect")
+    zookie: str
+
+
 @dataclass(frozen=True)
 class RecoveryDelivery:
     """What a mail sender needs: where to send the recovery token."""
@@ -230,3 +268,82 @@ class TokenIssued(AuthAudit):
     subject_kind: Literal["user", "api_key"]
     scopes: list[str]
     expires_at: datetime
+
+
+@event_type(
+    "auth",
+    "biscuit_root_key_rotated",
+    "A new biscuit root key became active; the one before still verifies until it is retired",
+    audit=True,
+)
+class BiscuitRootKeyRotated(AuthAudit):
+    previous_key_id: int | None = Field(description="The key that signed until now; none for the first key")
+    reason: Literal["initial", "manual"]
+
+
+@event_type(
+    "auth",
+    "biscuit_root_key_retired",
+    "A rotated biscuit root key was deleted; the tokens it signed no longer verify",
+    audit=True,
+)
+class BiscuitRootKeyRetired(AuthAudit):
+    pass
+
+
+@event_type(
+    "auth", "biscuit_issued", "A biscuit capability token was issued (the token is not kept)", audit=True
+)
+class BiscuitIssued(AuthAudit):
+    subject: str
+    root_key_id: int
+    namespaces: list[str] | None = Field(description="The namespaces it is restricted to; none: any")
+    operations: list[str] | None = Field(description="The operations it is restricted to; none: any")
+    resources: list[str] | None = Field(description="The resources it is restricted to; none: any")
+    checks: int = Field(description="How many checks written as datalog it carries")
+    expires_at: datetime
+
+
+@event_type(
+    "auth",
+    "biscuit_revocation_recorded",
+    "Revocation ids of biscuit blocks were added to the revocation list",
+    audit=True,
+)
+class BiscuitRevocationRecorded(AuthAudit):
+    revocation_ids: list[str]
+    via: Literal["token", "revocation_ids"] = Field(
+        description="`token`: a holder presented the token; `revocation_ids`: an administrator named them"
+    )
+
+
+@event_type(
+    "auth",
+    "permission_schema_written",
+    "A permission store's schema was replaced (`forced`: even though relationships lost their meaning)",
+    audit=True,
+)
+class PermissionSchemaWritten(AuthAudit):
+    store: str
+    version: int
+    revision: int
+    forced: bool
+    orphaned: int = Field(
+        default=0, description="Kinds of existing relationships the schema no longer allows"
+    )
+
+
+@event_type(
+    "auth",
+    "relationships_written",
+    "Relationships of a permission store were created, touched or deleted (counts only)",
+    audit=True,
+)
+class RelationshipsWritten(AuthAudit):
+    store: str
+    revision: int
+    created: int
+    touched: int
+    deleted: int
+    by_filter: bool = Field(default=False, description="Deleted by a filter rather than one by one")
+    preconditions: int = 0
