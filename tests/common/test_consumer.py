@@ -136,8 +136,10 @@ async def test_empty_fetches_that_end_at_their_deadline_do_not_stop_the_consumer
             assert not task.done(), "the consumer stopped on an empty fetch"
     finally:
         task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+        # Bounded: a consumer that lost its cancellation inside a fetch would run on forever.
+        stopped, _ = await asyncio.wait({task}, timeout=30)
+        assert stopped, "the consumer did not stop when cancelled"
+    assert task.cancelled()
     assert handler.calls == 10
 
 

@@ -80,6 +80,10 @@ class EventConsumer:
         )
         try:
             while True:
+                if _cancel_requested():
+                    # nats-py's fetch can swallow a cancellation that lands just as a wait inside
+                    # it ends; the request stays pending on the task, so honour it here.
+                    raise asyncio.CancelledError
                 try:
                     messages = await subscription.fetch(self.batch_size, timeout=self.fetch_seconds)
                 except TimeoutError:
@@ -145,3 +149,8 @@ class EventConsumer:
                 return "duplicate"
             await self.handler(tx, event)
         return "handled"
+
+
+def _cancel_requested() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
