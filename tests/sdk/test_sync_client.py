@@ -19,6 +19,7 @@ from assay.client import (
     AssayClient,
     Namespace,
     Namespaces,
+    Permissions,
     Queues,
     StartedWorkflow,
     SyncAssayClient,
@@ -126,6 +127,7 @@ def test_every_method_of_the_async_client_has_a_blocking_twin() -> None:
             (Namespaces, type(client.namespaces)),
             (Workers, type(client.workers)),
             (Queues, type(client.queues)),
+            (Permissions, type(client.permissions)),
         ]
     for async_class, sync_class in pairs:
         assert public_methods(sync_class) == public_methods(async_class)

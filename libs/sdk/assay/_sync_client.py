@@ -18,18 +18,32 @@ from typing import Any, TypeVar
 from assay._event import Event
 from assay.client import (
     DEFAULT_API_URL,
+    PLATFORM_STORE,
     SAME_INPUT,
     AssayClient,
+    ConsistencyMode,
     EventStream,
+    Expansion,
     Namespace,
     NamespacePage,
     Namespaces,
+    PermissionCheck,
+    Permissions,
+    PermissionSchema,
     PlatformHealth,
     QueryState,
     Queues,
     QueueStats,
+    RelationshipFilter,
+    RelationshipPage,
+    RelationshipPrecondition,
+    RelationshipsDeleted,
+    RelationshipsWritten,
+    RelationshipUpdate,
+    ResourceLookup,
     RetriedWorkflow,
     StartedWorkflow,
+    SubjectLookup,
     WorkerPage,
     Workers,
     WorkflowPage,
@@ -94,6 +108,7 @@ class SyncAssayClient:
         self.namespaces = SyncNamespaces(self._client.namespaces, self._loop)
         self.workers = SyncWorkers(self._client.workers, self._loop)
         self.queues = SyncQueues(self._client.queues, self._loop)
+        self.permissions = SyncPermissions(self._client.permissions, self._loop)
 
     def __enter__(self) -> SyncAssayClient:
         return self
@@ -390,3 +405,130 @@ class SyncQueues:
     def list(self, *, namespace: str = "main") -> builtins.list[QueueStats]:
         """See `Queues.list`."""
         return self._run(self._async.list(namespace=namespace))
+
+
+class SyncPermissions:
+    """`client.permissions` of a `SyncAssayClient`: each method is `Permissions`' own, blocking."""
+
+    def __init__(self, permissions: Permissions, loop: _Loop) -> None:
+        self._async = permissions
+        self._run = loop.run
+
+    def write_schema(
+        self, schema: str, *, force: bool = False, store: str = PLATFORM_STORE
+    ) -> PermissionSchema:
+        """See `Permissions.write_schema`."""
+        return self._run(self._async.write_schema(schema, force=force, store=store))
+
+    def read_schema(self, *, store: str = PLATFORM_STORE) -> PermissionSchema:
+        """See `Permissions.read_schema`."""
+        return self._run(self._async.read_schema(store=store))
+
+    def write_relationships(
+        self,
+        updates: Sequence[RelationshipUpdate],
+        *,
+        preconditions: Sequence[RelationshipPrecondition] = (),
+        store: str = PLATFORM_STORE,
+    ) -> RelationshipsWritten:
+        """See `Permissions.write_relationships`."""
+        return self._run(self._async.write_relationships(updates, preconditions=preconditions, store=store))
+
+    def read_relationships(
+        self,
+        filter: RelationshipFilter | None = None,
+        *,
+        consistency: ConsistencyMode | None = None,
+        zookie: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+        store: str = PLATFORM_STORE,
+    ) -> RelationshipPage:
+        """See `Permissions.read_relationships`."""
+        return self._run(
+            self._async.read_relationships(
+                filter, consistency=consistency, zookie=zookie, limit=limit, cursor=cursor, store=store
+            )
+        )
+
+    def delete_relationships(
+        self,
+        filter: RelationshipFilter,
+        *,
+        preconditions: Sequence[RelationshipPrecondition] = (),
+        store: str = PLATFORM_STORE,
+    ) -> RelationshipsDeleted:
+        """See `Permissions.delete_relationships`."""
+        return self._run(self._async.delete_relationships(filter, preconditions=preconditions, store=store))
+
+    def check(
+        self,
+        resource: str,
+        permission: str,
+        subject: str,
+        *,
+        consistency: ConsistencyMode | None = None,
+        zookie: str | None = None,
+        store: str = PLATFORM_STORE,
+    ) -> PermissionCheck:
+        """See `Permissions.check`."""
+        return self._run(
+            self._async.check(
+                resource, permission, subject, consistency=consistency, zookie=zookie, store=store
+            )
+        )
+
+    def expand(
+        self,
+        resource: str,
+        permission: str,
+        *,
+        consistency: ConsistencyMode | None = None,
+        zookie: str | None = None,
+        store: str = PLATFORM_STORE,
+    ) -> Expansion:
+        """See `Permissions.expand`."""
+        return self._run(
+            self._async.expand(resource, permission, consistency=consistency, zookie=zookie, store=store)
+        )
+
+    def lookup_resources(
+        self,
+        resource_type: str,
+        permission: str,
+        subject: str,
+        *,
+        consistency: ConsistencyMode | None = None,
+        zookie: str | None = None,
+        store: str = PLATFORM_STORE,
+    ) -> ResourceLookup:
+        """See `Permissions.lookup_resources`."""
+        return self._run(
+            self._async.lookup_resources(
+                resource_type, permission, subject, consistency=consistency, zookie=zookie, store=store
+            )
+        )
+
+    def lookup_subjects(
+        self,
+        resource: str,
+        permission: str,
+        subject_type: str,
+        *,
+        subject_relation: str | None = None,
+        consistency: ConsistencyMode | None = None,
+        zookie: str | None = None,
+        store: str = PLATFORM_STORE,
+    ) -> SubjectLookup:
+        """See `Permissions.lookup_subjects`."""
+        return self._run(
+            self._async.lookup_subjects(
+                resource,
+                permission,
+                subject_type,
+                subject_relation=subject_relation,
+                consistency=consistency,
+                zookie=zookie,
+                store=store,
+            )
+        )

@@ -26,7 +26,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 import aiohttp
@@ -274,6 +274,148 @@ class QueueStats(BaseModel):
     workers: int
 
 
+#: The permission store of the platform's own authorization.
+PLATFORM_STORE = "platform"
+
+ConsistencyMode = Literal["minimize_latency", "at_least_as_fresh", "fully_consistent"]
+
+
+class PermissionSchema(BaseModel):
+    """A permission store's schema, in the SpiceDB schema language."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    store: str
+    text: str = Field(alias="schema", description="The schema text")
+    version: int
+    written_at: str = Field(description="The zookie of the revision at which it took effect")
+    created_by: str | None = None
+
+
+class RelationshipUpdate(BaseModel):
+    """One change of a relationship write: `create` fails if it exists, `touch` writes it
+    regardless, `delete` removes it if it exists."""
+
+    operation: Literal["create", "touch", "delete"]
+    relationship: str = Field(description="`type:id#relation@type:id[#relation]`")
+
+    @classmethod
+    def create(cls, relationship: str) -> RelationshipUpdate:
+        return cls(operation="create", relationship=relationship)
+
+    @classmethod
+    def touch(cls, relationship: str) -> RelationshipUpdate:
+        return cls(operation="touch", relationship=relationship)
+
+    @classmethod
+    def delete(cls, relationship: str) -> RelationshipUpdate:
+        return cls(operation="delete", relationship=relationship)
+
+
+class RelationshipFilter(BaseModel):
+    """Which relationships: every field given must match; `subject_relation` `...` means none."""
+
+    resource_type: str | None = None
+    resource_id: str | None = None
+    relation: str | None = None
+    subject_type: str | None = None
+    subject_id: str | None = None
+    subject_relation: str | None = None
+
+
+class RelationshipPrecondition(BaseModel):
+    """`must_match`: some relationship matches the filter when the write happens; `must_not_match`:
+    none does. Otherwise nothing is written (409 `precondition_failed`)."""
+
+    operation: Literal["must_match", "must_not_match"]
+    filter: RelationshipFilter
+
+
+class RelationshipsWritten(BaseModel):
+    """What a relationship write did, and its zookie."""
+
+    model_config = ConfigDict(extra="allow")
+
+    written_at: str = Field(description="The zookie of the write: a query with it sees the write")
+    created: int
+    touched: int
+    deleted: int
+
+
+class RelationshipsDeleted(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    deleted: int
+    written_at: str
+
+
+class StoredRelationship(BaseModel):
+    """A relationship as the store lists it: its text and its fields."""
+
+    model_config = ConfigDict(extra="allow")
+
+    relationship: str
+    resource_type: str
+    resource_id: str
+    relation: str
+    subject_type: str
+    subject_id: str
+    subject_relation: str | None = None
+
+
+class RelationshipPage(BaseModel):
+    """A page of relationships; every page of one listing reads the same revision."""
+
+    items: list[StoredRelationship]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page")
+    read_at: str
+
+
+class PermissionCheck(BaseModel):
+    """Whether the subject has the permission, and the revision the answer holds at."""
+
+    model_config = ConfigDict(extra="allow")
+
+    allowed: bool
+    checked_at: str
+
+
+class ExpandNode(BaseModel):
+    """A node of a permission's rewrite tree: `leaf` lists the direct subjects of a relation;
+    `union`, `intersection`, `exclusion` (base, then subtracted) and `arrow` have children."""
+
+    kind: Literal["union", "intersection", "exclusion", "arrow", "leaf"]
+    resource: str
+    relation: str
+    target: str | None = None
+    subjects: list[str] | None = None
+    children: list[ExpandNode] | None = None
+
+
+class Expansion(BaseModel):
+    tree: ExpandNode
+    expanded_at: str
+
+
+class ResourceLookup(BaseModel):
+    """The ids of the resources on which the subject has the permission."""
+
+    resource_ids: list[str]
+    looked_up_at: str
+
+
+class LookedUpSubject(BaseModel):
+    id: str = Field(description="`*`: every subject of the type except `excluded_ids`")
+    excluded_ids: list[str] = Field(default_factory=list)
+
+
+class SubjectLookup(BaseModel):
+    """The subjects of a type that have the permission on the resource."""
+
+    subjects: list[LookedUpSubject]
+    looked_up_at: str
+
+
 class WorkflowFailure(ClientError):
     """The run closed without completing (`FAILED`, `CANCELLED`, `TERMINATED`, `TIMED_OUT`…)."""
 
@@ -308,6 +450,7 @@ class AssayClient:
         self.namespaces = Namespaces(self)
         self.workers = Workers(self)
         self.queues = Queues(self)
+        self.permissions = Permissions(self)
 
     async def __aenter__(self) -> AssayClient:
         return self
@@ -726,6 +869,181 @@ class Queues:
         """Each task queue of the namespace with its backlog and its workers."""
         answer = await self._client.call("GET", "/api/v1/queues", params={"namespace": namespace})
         return [QueueStats.model_validate(item) for item in answer["items"]]
+
+
+class Permissions:
+    """Permission stores (Zanzibar-style): schema, relationships, checks, expand and lookups —
+    `client.permissions`. Every method takes the `store` (default `platform`, the platform's own).
+    Questions take a `consistency`; by default `at_least_as_fresh` when a `zookie` (the
+    `written_at` of a write) is given, else `minimize_latency`."""
+
+    def __init__(self, client: AssayClient) -> None:
+        """Made by `AssayClient`; use `client.permissions`."""
+        self._client = client
+
+    async def write_schema(
+        self, schema: str, *, force: bool = False, store: str = PLATFORM_STORE
+    ) -> PermissionSchema:
+        """Replace the store's schema. Raises `ApiError` 422 (`invalid_schema`, with `line` and
+        `column`) when it does not parse, 409 when existing relationships would lose their meaning
+        (`force` deletes them instead)."""
+        body = {"schema": schema, "force": force}
+        return PermissionSchema.model_validate(
+            await self._client.call("PUT", _store(store, "schema"), body=body)
+        )
+
+    async def read_schema(self, *, store: str = PLATFORM_STORE) -> PermissionSchema:
+        """The store's schema. Raises `ApiError` 404 when it has none yet."""
+        return PermissionSchema.model_validate(await self._client.call("GET", _store(store, "schema")))
+
+    async def write_relationships(
+        self,
+        updates: Sequence[RelationshipUpdate],
+        *,
+        preconditions: Sequence[RelationshipPrecondition] = (),
+        store: str = PLATFORM_STORE,
+    ) -> RelationshipsWritten:
+        """Apply `updates` atomically if every precondition holds (up to 1,000 of each)."""
+        body = {
+            "updates": [u.model_dump() for u in updates],
+            "preconditions": [p.model_dump(exclude_none=True) for p in preconditions],
+        }
+        answer = await self._client.call("POST", _store(store, "relationships"), body=body)
+        return RelationshipsWritten.model_validate(answer)
+
+    async def read_relationships(
+        self,
+        filter: RelationshipFilter | None = None,
+        *,
+        consistency: ConsistencyMode | None = None,
+        zookie: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+        store: str = PLATFORM_STORE,
+    ) -> RelationshipPage:
+        """A page of the relationships matching `filter` (all without one); pass the page's
+        `next_cursor` as `cursor` for the next. Fully consistent unless told otherwise."""
+        params: dict[str, str | int | float] = {
+            k: v for k, v in (filter or RelationshipFilter()).model_dump().items() if v is not None
+        }
+        params["limit"] = limit
+        params["consistency"] = consistency or ("at_least_as_fresh" if zookie else "fully_consistent")
+        if zookie is not None:
+            params["zookie"] = zookie
+        if cursor is not None:
+            params["cursor"] = cursor
+        answer = await self._client.call("GET", _store(store, "relationships"), params=params)
+        return RelationshipPage.model_validate(answer)
+
+    async def delete_relationships(
+        self,
+        filter: RelationshipFilter,
+        *,
+        preconditions: Sequence[RelationshipPrecondition] = (),
+        store: str = PLATFORM_STORE,
+    ) -> RelationshipsDeleted:
+        """Delete every relationship matching `filter` (at least one field)."""
+        body = {
+            "filter": filter.model_dump(exclude_none=True),
+            "preconditions": [p.model_dump(exclude_none=True) for p in preconditions],
+        }
+        answer = await self._client.call("POST", _store(store, "relationships/delete"), body=body)
+        return RelationshipsDeleted.model_validate(answer)
+
+    async def check(
+        self,
+        resource: str,
+        permission: str,
+        subject: str,
+        *,
+        consistency: ConsistencyMode | None = None,
+        zookie: str | None = None,
+        store: str = PLATFORM_STORE,
+    ) -> PermissionCheck:
+        """Whether `subject` (`user:ann`, `group:eng#member`) has `permission` (or a relation) on
+        `resource` (`namespace:payments`). A denial is an answer, not an error."""
+        body = {
+            "resource": resource,
+            "permission": permission,
+            "subject": subject,
+            "consistency": _consistency(consistency, zookie),
+        }
+        return PermissionCheck.model_validate(
+            await self._client.call("POST", _store(store, "check"), body=body)
+        )
+
+    async def expand(
+        self,
+        resource: str,
+        permission: str,
+        *,
+        consistency: ConsistencyMode | None = None,
+        zookie: str | None = None,
+        store: str = PLATFORM_STORE,
+    ) -> Expansion:
+        """One level of the rewrite tree of `permission` on `resource`."""
+        body = {
+            "resource": resource,
+            "permission": permission,
+            "consistency": _consistency(consistency, zookie),
+        }
+        return Expansion.model_validate(await self._client.call("POST", _store(store, "expand"), body=body))
+
+    async def lookup_resources(
+        self,
+        resource_type: str,
+        permission: str,
+        subject: str,
+        *,
+        consistency: ConsistencyMode | None = None,
+        zookie: str | None = None,
+        store: str = PLATFORM_STORE,
+    ) -> ResourceLookup:
+        """The ids of the resources of `resource_type` on which `subject` has `permission`."""
+        body = {
+            "resource_type": resource_type,
+            "permission": permission,
+            "subject": subject,
+            "consistency": _consistency(consistency, zookie),
+        }
+        answer = await self._client.call("POST", _store(store, "lookup/resources"), body=body)
+        return ResourceLookup.model_validate(answer)
+
+    async def lookup_subjects(
+        self,
+        resource: str,
+        permission: str,
+        subject_type: str,
+        *,
+        subject_relation: str | None = None,
+        consistency: ConsistencyMode | None = None,
+        zookie: str | None = None,
+        store: str = PLATFORM_STORE,
+    ) -> SubjectLookup:
+        """The subjects of `subject_type` (with `subject_relation`: usersets such as
+        `group:x#member`) that have `permission` on `resource`."""
+        body: dict[str, Any] = {
+            "resource": resource,
+            "permission": permission,
+            "subject_type": subject_type,
+            "consistency": _consistency(consistency, zookie),
+        }
+        if subject_relation is not None:
+            body["subject_relation"] = subject_relation
+        answer = await self._client.call("POST", _store(store, "lookup/subjects"), body=body)
+        return SubjectLookup.model_validate(answer)
+
+
+def _store(store: str, path: str) -> str:
+    """A route of a permission store: the platform's own under its short prefix."""
+    if store == PLATFORM_STORE:
+        return f"/api/v1/auth/permissions/{path}"
+    return f"/api/v1/auth/permissions/stores/{quote(store, safe='')}/{path}"
+
+
+def _consistency(mode: ConsistencyMode | None, zookie: str | None) -> dict[str, str]:
+    chosen = mode or ("at_least_as_fresh" if zookie else "minimize_latency")
+    return {"mode": chosen, **({"zookie": zookie} if zookie is not None else {})}
 
 
 #: The longest single wait of `Workflows.result` (the API's limit is 60 s).

@@ -34,6 +34,10 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
     async def start(rt: Runtime, app: FastAPI) -> None:
         identity = Identity(rt.store, rt.events, settings)
         app.state.identity = identity
+        # Before the service is ready: the first administrator's grant needs the schema.
+        installed = await identity.platform.install()
+        if installed.outcome in ("installed", "upgraded"):
+            log.info("platform permission schema %s (version %d)", installed.outcome, installed.version)
         rt.start_background("audit-log", identity.audit.consumer(rt.bus).run())
         rt.start_background("sweep", identity.sweep_forever())
         rt.start_background("signing-key-rotation", identity.rotate_signing_keys_forever())

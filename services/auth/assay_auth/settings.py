@@ -61,6 +61,12 @@ class AuthSettings(CommonSettings):
         description="How long the bootstrap administrator's set-password link works",
     )
 
+    first_user_becomes_admin: bool = Field(
+        default=True,
+        description="On a platform that never had an administrator, the first user to sign in becomes "
+        "one (`platform:assay#admin`)",
+    )
+
     sweep_interval_seconds: float = Field(
         default=300.0, gt=0, description="How often expired sessions, tokens and throttle entries are removed"
     )

@@ -15,6 +15,7 @@ from assay.cli._completion import completion
 from assay.cli._events import events
 from assay.cli._login import login, logout
 from assay.cli._namespace import namespace
+from assay.cli._perm import perm
 from assay.cli._settings import (
     EXIT_USAGE,
     ApiKeyFileOption,
@@ -68,7 +69,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Assay: durable workflows, identity, permissions and secrets on one self-hosted platform.",
-    epilog="Exit codes: 0 success, 1 error, 2 a wait timed out, 64 usage error.",
+    epilog="Exit codes: 0 success, 1 error, 2 a wait timed out, 3 a permission check denied, 64 usage error.",
 )
 app.command("up")(up)
 app.command("status")(status)
@@ -79,6 +80,7 @@ app.add_typer(workflow)
 app.add_typer(namespace)
 app.add_typer(worker)
 app.add_typer(queue)
+app.add_typer(perm)
 app.command("completion")(completion)
 
 

@@ -15,6 +15,7 @@ from assay_auth.domain.jwt_tokens import TokenExchange
 from assay_auth.domain.passkeys import Passkeys
 from assay_auth.domain.passwords import Passwords
 from assay_auth.domain.permission_service import PermissionStores
+from assay_auth.domain.platform_schema import PlatformRoles
 from assay_auth.domain.recovery import Recovery
 from assay_auth.domain.sessions import Sessions
 from assay_auth.domain.signing_keys import SigningKeys
@@ -32,8 +33,10 @@ class Identity:
         self.ctx = AuthContext(db, outbox, settings, Passwords(settings), clock)
         self.throttle = LoginThrottle(settings)
         self.access = Access(self.ctx)
-        self.users = Users(self.ctx)
-        self.sessions = Sessions(self.ctx, self.throttle)
+        self.permissions = PermissionStores(self.ctx)
+        self.platform = PlatformRoles(self.ctx, self.permissions)
+        self.users = Users(self.ctx, self.platform)
+        self.sessions = Sessions(self.ctx, self.throttle, self.platform)
         self.passkeys = Passkeys(self.ctx, self.sessions)
         self.api_keys = ApiKeys(self.ctx)
         self.recovery = Recovery(self.ctx)
@@ -42,7 +45,6 @@ class Identity:
         self.signing_keys = SigningKeys(self.ctx)
         self.tokens = TokenExchange(self.ctx, self.access, self.signing_keys)
         self.biscuits = Biscuits(self.ctx)
-        self.permissions = PermissionStores(self.ctx)
 
     async def sweep(self) -> int:
         """Remove what has ended: sessions, recovery tokens, stale throttle counters, passkey

@@ -87,6 +87,11 @@ class PreconditionFailed(Conflict):
     title = "A precondition of the write does not hold"
 
 
+class SchemaVersionConflict(Conflict):
+    code = "permission_schema_version_conflict"
+    title = "The permission store's schema changed since it was read"
+
+
 class SchemaNotFound(NotFound):
     code = "permission_schema_not_found"
     title = "The permission store has no schema yet"
@@ -334,15 +339,30 @@ class PermissionStores:
         )
 
     async def write_schema(
-        self, actor: Actor, store_name: str, text: str, *, force: bool = False
+        self,
+        actor: Actor,
+        store_name: str,
+        text: str,
+        *,
+        force: bool = False,
+        expected_version: int | None = None,
     ) -> SchemaVersion:
         """Replace the store's schema. Refused (`SchemaWouldOrphan`) while relationships exist that
         the new schema does not allow, unless `force`: then those relationships are deleted with
-        the change, so the graph never holds relationships its schema cannot explain."""
+        the change, so the graph never holds relationships its schema cannot explain. With
+        `expected_version` (0: none yet), refused (`SchemaVersionConflict`) unless the current
+        schema is still that version: a writer that decided on what it read loses no one's change."""
         schema = parse_schema(text)
         async with self.ctx.db.transaction() as tx:
             revision = await store.bump_revision(tx.conn, store_name)
             previous = await store.schema_at(tx.conn, store_name)
+            current = previous.version if previous else 0
+            if expected_version is not None and current != expected_version:
+                raise SchemaVersionConflict(
+                    f"store {store_name!r} has schema version {current}, not {expected_version}; "
+                    "read it again",
+                    version=current,
+                )
             orphans = [
                 kind
                 for kind in await store.relationship_kinds(tx.conn, store_name)
@@ -395,10 +415,13 @@ class PermissionStores:
         store_name: str,
         updates: Sequence[Update],
         preconditions: Sequence[Precondition] = (),
+        *,
+        within: Transaction | None = None,
     ) -> Written:
         """Apply `updates` atomically at a new revision, if every precondition holds then.
         `create` fails on an existing relationship, `touch` keeps it, `delete` of a missing one
-        does nothing. Every created or touched relationship must be allowed by the schema."""
+        does nothing. Every created or touched relationship must be allowed by the schema.
+        `within`: the caller's transaction, so the write commits (or not) with what it does."""
         if not updates:
             raise InvalidWrite("give at least one update")
         if len(updates) > MAX_BATCH or len(preconditions) > MAX_BATCH:
@@ -408,7 +431,7 @@ class PermissionStores:
             if update.relationship in seen:
                 raise InvalidWrite(f"`{update.relationship}` appears more than once in the write")
             seen.add(update.relationship)
-        async with self.ctx.db.transaction() as tx:
+        async with self._transaction(within) as tx:
             revision = await store.bump_revision(tx.conn, store_name)
             schema_row = await store.schema_at(tx.conn, store_name)
             if schema_row is None:
@@ -450,8 +473,18 @@ class PermissionStores:
                 deleted=deleted,
                 preconditions=len(preconditions),
             )
-        self._learn(store_name, revision)
+        if within is None:
+            # Inside the caller's transaction the revision is not committed yet: reads must not use it.
+            self._learn(store_name, revision)
         return Written(revision, encode_zookie(store_name, revision), created, touched, deleted)
+
+    @asynccontextmanager
+    async def _transaction(self, within: Transaction | None) -> AsyncIterator[Transaction]:
+        if within is not None:
+            yield within
+            return
+        async with self.ctx.db.transaction() as tx:
+            yield tx
 
     async def delete_matching(
         self,

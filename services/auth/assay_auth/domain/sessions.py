@@ -6,6 +6,8 @@ the store keeps only its digest. It ends when unused for the idle TTL or, used o
 absolute TTL after sign-in; an ended session found on validation is deleted. Sign-in always makes
 a new session (and ends the one the browser brought along), so a session id planted before
 sign-in is worthless; a password change ends every other session and replaces the current one.
+On a platform that never had an administrator, the first sign-in makes its user one
+(`first_user_becomes_admin`), in the sign-in's transaction.
 
 Every failed sign-in answers alike — unknown email, wrong password, no password set, disabled
 user — with one Argon2id verification each (against a stand-in hash when there is no real one),
@@ -28,6 +30,7 @@ from assay_auth.domain.errors import (
     LoginThrottled,
     SessionNotFound,
 )
+from assay_auth.domain.platform_schema import PlatformRoles
 from assay_auth.domain.throttle import Lock, LoginThrottle, ThrottleKeys
 from assay_auth.domain.tokens import digest, new_secret
 from assay_auth.domain.users import email_key
@@ -79,9 +82,10 @@ class _Locked(Exception):
 
 
 class Sessions:
-    def __init__(self, ctx: AuthContext, throttle: LoginThrottle) -> None:
+    def __init__(self, ctx: AuthContext, throttle: LoginThrottle, roles: PlatformRoles | None = None) -> None:
         self.ctx = ctx
         self.throttle = throttle
+        self.roles = roles
         self.idle = timedelta(seconds=ctx.settings.session_idle_ttl_seconds)
         self.lifetime = timedelta(seconds=ctx.settings.session_absolute_ttl_seconds)
         self.touch_interval = min(_TOUCH_INTERVAL, self.idle / 10)
@@ -172,6 +176,8 @@ class Sessions:
                 await self._ended(
                     tx, replaced, Actor.user(replaced.user_id, client.address), reason="replaced"
                 )
+        if self.roles is not None:
+            await self.roles.first_user(tx, Actor.user(user.id, client.address), user.id)
         return await self._create(tx, user, client)
 
     async def _create(self, tx: Transaction, user: UserRow, client: ClientInfo) -> NewSession:

@@ -2,7 +2,9 @@
 
 Email addresses are unique whatever their letter case (`Ann@x.io` and `ann@x.io` are one user) and
 are kept as written. Changing a user's privileges, disabling or deleting them, or setting their
-password ends all their sessions.
+password ends all their sessions. `is_admin` is mirrored into the platform permission store: made
+or set true, the user gets `platform:assay#admin`; set false, that direct grant goes (in the same
+transaction).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assay_auth.domain.context import Actor, AuthContext
 from assay_auth.domain.errors import CannotChangeSelf, EmailTaken, InvalidEmail, UserNotFound
+from assay_auth.domain.platform_schema import PlatformRoles
 from assay_auth.store import sessions as session_store
 from assay_auth.store import users as store
 from assay_auth.store.rows import UserRow
@@ -68,8 +71,9 @@ def checked_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
 
 
 class Users:
-    def __init__(self, ctx: AuthContext) -> None:
+    def __init__(self, ctx: AuthContext, roles: PlatformRoles | None = None) -> None:
         self.ctx = ctx
+        self.roles = roles
 
     async def create(
         self,
@@ -138,6 +142,8 @@ class Users:
             email=user.email,
             is_admin=user.is_admin,
         )
+        if user.is_admin and self.roles is not None:
+            await self.roles.grant_admin(tx, actor, user.id)
 
     async def get(self, user_id: uuid.UUID) -> UserRow:
         async with self.ctx.db.read() as conn:
@@ -179,6 +185,10 @@ class Users:
                     await self.ctx.revoked(
                         tx, user_id, reason="privileges_changed", session_ids=ended, all_of_user=True
                     )
+                    if self.roles is not None and values["is_admin"]:
+                        await self.roles.grant_admin(tx, actor, user_id)
+                    elif self.roles is not None:
+                        await self.roles.revoke_admin(tx, actor, user_id)
                 await self.ctx.audit(
                     tx, UserUpdated, actor, target_type="user", target_id=user_id, fields=changed
                 )

@@ -135,11 +135,14 @@ def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
 # ---- revisions ---------------------------------------------------------------------------------
 
 
+_HEAD = sa.select(permission_revisions.c.revision).where(
+    permission_revisions.c.store == sa.bindparam("b_store")
+)
+
+
 async def head_revision(conn: AsyncConnection, store: str) -> int:
     """The store's last committed revision; 0 for a store nothing was ever written to."""
-    found = await conn.scalar(
-        sa.select(permission_revisions.c.revision).where(permission_revisions.c.store == store)
-    )
+    found = await conn.scalar(_HEAD, {"b_store": store})
     return int(found) if found is not None else 0
 
 
@@ -280,6 +283,38 @@ async def read(
     return [relationship_of(row) for row in (await conn.execute(query)).all()]
 
 
+# The evaluator's reads, built once: a check makes one read per step of its walk, and building
+# the statement each time cost more than running it. The revision is bound like the rest.
+_VISIBLE = sa.and_(
+    _R.created_revision <= sa.bindparam("b_revision"),
+    sa.or_(_R.deleted_revision.is_(None), _R.deleted_revision > sa.bindparam("b_revision")),
+)
+_SUBJECT_COLUMNS = (_R.resource_id, _R.subject_type, _R.subject_id, _R.subject_relation)
+_SUBJECTS_OF = sa.select(*_SUBJECT_COLUMNS).where(
+    _R.store == sa.bindparam("b_store"),
+    _R.resource_type == sa.bindparam("b_resource_type"),
+    _R.resource_id == sa.bindparam("b_resource_id"),
+    _R.relation == sa.bindparam("b_relation"),
+    _VISIBLE,
+)
+_SUBJECTS_OF_MANY = sa.select(*_SUBJECT_COLUMNS).where(
+    _R.store == sa.bindparam("b_store"),
+    _R.resource_type == sa.bindparam("b_resource_type"),
+    _R.resource_id.in_(sa.bindparam("b_resource_ids", expanding=True)),
+    _R.relation == sa.bindparam("b_relation"),
+    _VISIBLE,
+)
+_RESOURCES_WITH = sa.select(_R.resource_id).where(
+    _R.store == sa.bindparam("b_store"),
+    _R.subject_type == sa.bindparam("b_subject_type"),
+    _R.subject_id.in_(sa.bindparam("b_subject_ids", expanding=True)),
+    _R.resource_type == sa.bindparam("b_resource_type"),
+    _R.relation == sa.bindparam("b_relation"),
+    _R.subject_relation == sa.bindparam("b_subject_relation"),
+    _VISIBLE,
+)
+
+
 class SqlRelationships:
     """The evaluator's `RelationshipReader` over one store at one revision, on one connection;
     each read is one query (or one a chunk of ids)."""
@@ -290,19 +325,16 @@ class SqlRelationships:
         self.revision = revision
         self.queries = 0
 
-    def _subject_columns(self) -> Any:
-        return sa.select(_R.resource_id, _R.subject_type, _R.subject_id, _R.subject_relation)
-
     async def subjects_of(self, resource: ObjectRef, relation: str) -> Sequence[SubjectRef]:
-        query = self._subject_columns().where(
-            _R.store == self.store,
-            _R.resource_type == resource.type,
-            _R.resource_id == resource.id,
-            _R.relation == relation,
-            visible_at(self.revision),
-        )
+        params = {
+            "b_store": self.store,
+            "b_resource_type": resource.type,
+            "b_resource_id": resource.id,
+            "b_relation": relation,
+            "b_revision": self.revision,
+        }
         self.queries += 1
-        rows = (await self.conn.execute(query)).all()
+        rows = (await self.conn.execute(_SUBJECTS_OF, params)).all()
         return [SubjectRef(r.subject_type, r.subject_id, r.subject_relation or None) for r in rows]
 
     async def subjects_of_many(
@@ -314,15 +346,15 @@ class SqlRelationships:
             by_type.setdefault(resource.type, set()).add(resource.id)
         for resource_type, ids in by_type.items():
             for chunk in _chunks(sorted(ids)):
-                query = self._subject_columns().where(
-                    _R.store == self.store,
-                    _R.resource_type == resource_type,
-                    _R.resource_id.in_(chunk),
-                    _R.relation == relation,
-                    visible_at(self.revision),
-                )
+                params = {
+                    "b_store": self.store,
+                    "b_resource_type": resource_type,
+                    "b_resource_ids": list(chunk),
+                    "b_relation": relation,
+                    "b_revision": self.revision,
+                }
                 self.queries += 1
-                for r in (await self.conn.execute(query)).all():
+                for r in (await self.conn.execute(_SUBJECTS_OF_MANY, params)).all():
                     subject = SubjectRef(r.subject_type, r.subject_id, r.subject_relation or None)
                     found.setdefault(ObjectRef(resource_type, r.resource_id), []).append(subject)
         return found
@@ -338,15 +370,15 @@ class SqlRelationships:
         wanted = sorted({*subject_ids, "*"} if subject_relation is None else set(subject_ids))
         found: set[str] = set()
         for chunk in _chunks(wanted):
-            query = sa.select(_R.resource_id).where(
-                _R.store == self.store,
-                _R.subject_type == subject_type,
-                _R.subject_id.in_(chunk),
-                _R.resource_type == resource_type,
-                _R.relation == relation,
-                _R.subject_relation == (subject_relation or ""),
-                visible_at(self.revision),
-            )
+            params = {
+                "b_store": self.store,
+                "b_subject_type": subject_type,
+                "b_subject_ids": list(chunk),
+                "b_resource_type": resource_type,
+                "b_relation": relation,
+                "b_subject_relation": subject_relation or "",
+                "b_revision": self.revision,
+            }
             self.queries += 1
-            found.update((await self.conn.scalars(query)).all())
+            found.update((await self.conn.scalars(_RESOURCES_WITH, params)).all())
         return sorted(found)
