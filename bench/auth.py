@@ -57,7 +57,6 @@ import sqlite3
 import subprocess
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,6 +68,7 @@ import psutil
 from argon2 import PasswordHasher, Type
 
 from assay.local import LocalPlatform, PlatformOptions, free_port
+from bench.databases import fresh_database
 from bench.report import emit, p50_p99, percentile, progress
 
 PUBLIC_ROUTE = "/.well-known/jwks.json"
@@ -390,28 +390,6 @@ async def measure_openbao(requests: int, warmup: int) -> dict[str, list[float]]:
 # The run.
 
 
-@contextlib.asynccontextmanager
-async def fresh_database(admin_url: str | None) -> AsyncIterator[str | None]:
-    """A fresh database on the server of `admin_url`, dropped on the way out (None: SQLite)."""
-    if admin_url is None:
-        yield None
-        return
-    name = f"bench_auth_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield f"{admin_url.rpartition('/')[0]}/{name}"
-    finally:
-        admin = await asyncpg.connect(admin_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
-
 @dataclass
 class Results:
     load_start: str
@@ -432,7 +410,7 @@ async def run(args: argparse.Namespace) -> Results:
     for name in [name for name in os.environ if name.startswith(PASSWORD_ENV_PREFIX)]:
         del os.environ[name]  # the platform's services inherit the environment
     warmup = 100
-    async with fresh_database(args.postgres) as database_url:
+    async with fresh_database(args.postgres, "auth") as database_url:
         with tempfile.TemporaryDirectory(prefix="assay-bench-") as data_dir:
             options = PlatformOptions(
                 data_dir=Path(data_dir),

@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import json
 import os
@@ -58,19 +57,18 @@ import platform
 import random
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import psutil
 
 from assay.local import LocalPlatform, PlatformOptions, free_port
 from assay_common.internal_auth import INTERNAL_TOKEN_HEADER, InternalTokenMinter, Principal, load_private_key
+from bench.databases import fresh_database
 from bench.report import emit, percentile, progress
 
 STORE = "bench"
@@ -351,28 +349,6 @@ def consistency_of(mode: str, zookie: str) -> dict[str, str]:
 # The run.
 
 
-@contextlib.asynccontextmanager
-async def fresh_database(admin_url: str | None) -> AsyncIterator[str | None]:
-    """A fresh database on the server of `admin_url`, dropped on the way out (None: SQLite)."""
-    if admin_url is None:
-        yield None
-        return
-    name = f"bench_permissions_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield f"{admin_url.rpartition('/')[0]}/{name}"
-    finally:
-        admin = await asyncpg.connect(admin_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
-
 @dataclass
 class Results:
     load_start: str
@@ -457,7 +433,7 @@ async def run(args: argparse.Namespace) -> Results:
     graph = build_graph(args.relationships, rng)
     results.graph = graph
     asked = questions(graph, args.checks, rng)
-    async with fresh_database(args.postgres) as database_url:
+    async with fresh_database(args.postgres, "permissions") as database_url:
         with tempfile.TemporaryDirectory(prefix="assay-bench-") as data_dir:
             options = PlatformOptions(
                 data_dir=Path(data_dir),

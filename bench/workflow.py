@@ -67,6 +67,7 @@ from assay import workflow
 from assay.client import AssayClient
 from assay.local import LocalPlatform, PlatformOptions, free_port
 from assay.worker import Worker
+from bench.databases import postgres_database
 from bench.report import emit, p50_p99, progress
 
 SYSTEMS = ("assay-postgres", "assay-sqlite", "assay-floor", "temporal", "dbos")
@@ -192,25 +193,6 @@ async def measure(
 
 
 # Postgres databases and their transaction counts.
-
-
-@contextlib.asynccontextmanager
-async def postgres_database(label: str) -> AsyncIterator[str]:
-    """A fresh database, dropped on the way out; yields its URL."""
-    name = f"bench_{label}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield f"{POSTGRES_ADMIN_URL.rpartition('/')[0]}/{name}"
-    finally:
-        admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 async def transactions(database_url: str) -> int:
@@ -418,7 +400,7 @@ async def measure_temporal(settings: Settings) -> Measurement:
 
 
 async def measure_dbos(settings: Settings) -> Measurement:
-    async with postgres_database("dbos") as database_url:
+    async with postgres_database(POSTGRES_ADMIN_URL, "dbos") as database_url:
         DBOS(config={"name": "assay-bench", "system_database_url": database_url, "log_level": "WARNING"})
         try:
             DBOS.launch()
@@ -438,12 +420,12 @@ async def measure_dbos(settings: Settings) -> Measurement:
 
 async def measure_system(system: str, settings: Settings) -> Measurement:
     if system == "assay-postgres":
-        async with postgres_database("assay") as database_url:
+        async with postgres_database(POSTGRES_ADMIN_URL, "assay") as database_url:
             return await measure_assay(system, settings, database_url)
     if system == "assay-sqlite":
         return await measure_assay(system, settings, None)
     if system == "assay-floor":
-        async with postgres_database("floor") as database_url:
+        async with postgres_database(POSTGRES_ADMIN_URL, "floor") as database_url:
             return await measure_floor(settings, database_url)
     if system == "temporal":
         return await measure_temporal(settings)
