@@ -14,7 +14,6 @@ Every write answers with `written_at`, a zookie: a query with consistency
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
@@ -337,29 +336,9 @@ async def _store_path(
     """Documents and validates the `{store}` segment; `current_store` reads it."""
 
 
-#: How long checks reuse a caller's standing (an enabled user, a live session), per process. The
-#: gateway already reuses a credential's validation for seconds, so this adds at most this much to
-#: how late a revocation reaches checks, and spares the hot path a database read per request.
-CALLER_REUSE_SECONDS = 1.0
-#: Callers remembered at most; all are forgotten at once when full (a second's worth of callers).
-CALLERS_KEPT = 10_000
-_callers: dict[Principal, tuple[float, str | None]] = {}
-
-
 async def any_caller(request: Request, domain: Domain, principal: Principal = Depends(caller)) -> Actor:
     """Whoever is authenticated: a service, a user, or an API key's owner."""
-    address = client_address(request)
-    if principal.kind == "service":
-        return Actor(id=principal.id, kind="service", address=address)
-    now = time.monotonic()
-    known = _callers.get(principal)
-    if known is not None and known[0] > now:
-        return Actor(id=known[1], kind=principal.kind, address=address)
-    actor = (await domain.access.anyone_signed_in(principal, address)).actor
-    if len(_callers) >= CALLERS_KEPT:
-        _callers.clear()
-    _callers[principal] = (now + CALLER_REUSE_SECONDS, actor.id)
-    return actor
+    return await domain.access.standing(principal, client_address(request))
 
 
 Store = Annotated[str, Depends(current_store)]

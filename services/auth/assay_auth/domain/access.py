@@ -13,6 +13,7 @@ A user who is disabled or gone is treated as not signed in, whatever the token s
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,6 +33,13 @@ from assay_common.internal_auth import Principal
 
 #: The scope an administrator's API key needs to administer.
 ADMIN_SCOPE = "admin"
+#: How long `standing` reuses a caller's confirmation (an enabled user, a live session), per
+#: process. The gateway already reuses a credential's validation for seconds, so this adds at most
+#: this much to how late a revocation reaches the routes using it (permission checks), and spares
+#: their hot path a database read per request.
+STANDING_REUSE_SECONDS = 1.0
+#: Callers remembered at most; all are forgotten at once when full (a second's worth of callers).
+STANDINGS_KEPT = 10_000
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,7 @@ class KeyInUse:
 class Access:
     def __init__(self, ctx: AuthContext) -> None:
         self.ctx = ctx
+        self._standings: dict[Principal, tuple[float, str | None]] = {}
 
     async def admin(self, principal: Principal, address: str | None) -> Actor:
         """The acting administrator; `NotSignedIn` (401) or `AdminRequired` (403) otherwise."""
@@ -87,6 +96,21 @@ class Access:
         except ValueError:
             raise NotSignedIn("sign in first") from None
         return KeyInUse(signed_in.actor, signed_in.user, key_id)
+
+    async def standing(self, principal: Principal, address: str | None) -> Actor:
+        """Whoever is authenticated: a service, a user, or an API key's owner; the user's standing
+        is confirmed at most once per `STANDING_REUSE_SECONDS`."""
+        if principal.kind == "service":
+            return Actor(id=principal.id, kind="service", address=address)
+        now = time.monotonic()
+        known = self._standings.get(principal)
+        if known is not None and known[0] > now:
+            return Actor(id=known[1], kind=principal.kind, address=address)
+        actor = (await self.anyone_signed_in(principal, address)).actor
+        if len(self._standings) >= STANDINGS_KEPT:
+            self._standings.clear()
+        self._standings[principal] = (now + STANDING_REUSE_SECONDS, actor.id)
+        return actor
 
     def service(self, principal: Principal) -> None:
         if principal.kind != "service":
