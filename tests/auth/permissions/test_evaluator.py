@@ -213,6 +213,8 @@ async def test_expand_serialises_to_a_dict_and_back() -> None:
         ],
     }
     assert ExpandNode.from_dict(data) == tree
+    leaf = {"kind": "leaf", "resource": "folder:f", "relation": "banned", "subjects": None, "children": None}
+    assert ExpandNode.from_dict(leaf).subjects == () and ExpandNode.from_dict(leaf).children == ()
 
 
 async def test_queries_naming_unknown_things_or_wildcards_are_refused() -> None:

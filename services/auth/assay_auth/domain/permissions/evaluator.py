@@ -178,8 +178,9 @@ class ExpandNode:
             kind=kind,
             resource=parse_object_ref(data["resource"]),
             relation=data["relation"],
-            children=tuple(ExpandNode.from_dict(c) for c in data.get("children", ())),
-            subjects=tuple(parse_subject_ref(s) for s in data.get("subjects", ())),
+            # An empty list may come as null (as JSON encoders with "omit empty" write it).
+            children=tuple(ExpandNode.from_dict(c) for c in data.get("children") or ()),
+            subjects=tuple(parse_subject_ref(s) for s in data.get("subjects") or ()),
             target=data.get("target"),
         )
 
