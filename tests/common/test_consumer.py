@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager, suppress
 from functools import partial
 
 import sqlalchemy as sa
+from nats.js.errors import NotFoundError
 
 from assay_common.db import Database, Transaction, utcnow
 from assay_common.events.bus import EventBus
@@ -121,6 +122,21 @@ async def test_handler_that_always_fails_stops_after_bounded_redelivery(db: Data
     assert await copies(db) == []
 
 
+async def test_events_of_other_types_are_acknowledged_without_reaching_the_handler(
+    db: Database, bus: EventBus
+) -> None:
+    handler = CopyNamespaces()
+    await publish_created(db, bus, "five")
+    consumer = consumer_for(db, bus, handler)
+    consumer.types = frozenset({"assay.workflow.namespace_deleted"})
+    async with running(consumer):
+        await eventually(lambda: _acknowledged(bus, 1), what="the message acknowledged")
+    assert handler.calls == 0
+    async with db.read() as conn:
+        recorded = await conn.execute(sa.select(sa.func.count()).select_from(processed_events))
+        assert recorded.scalar_one() == 0, "no transaction for an event passed over"
+
+
 async def test_empty_fetches_that_end_at_their_deadline_do_not_stop_the_consumer(
     db: Database, bus: EventBus
 ) -> None:
@@ -152,5 +168,8 @@ async def _calls(handler: CopyNamespaces, expected: int) -> bool:
 
 
 async def _acknowledged(bus: EventBus, expected: int) -> bool:
-    info = await bus.js.consumer_info(bus.subjects.events_stream, "copier")
+    try:
+        info = await bus.js.consumer_info(bus.subjects.events_stream, "copier")
+    except NotFoundError:
+        return False  # the consumer has not subscribed yet
     return bool(info.ack_floor.stream_seq == expected and info.num_ack_pending == 0)

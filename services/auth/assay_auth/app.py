@@ -19,6 +19,7 @@ from assay_auth.api import (
 )
 from assay_auth.api.deps import install_error_handlers
 from assay_auth.domain.identity import Identity
+from assay_auth.domain.namespace_links import NamespaceLinks
 from assay_auth.settings import AuthSettings
 from assay_auth.store import tables
 from assay_common.service import Runtime, ServiceDefinition, create_service_app
@@ -39,6 +40,8 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
         if installed.outcome in ("installed", "upgraded"):
             log.info("platform permission schema %s (version %d)", installed.outcome, installed.version)
         rt.start_background("audit-log", identity.audit.consumer(rt.bus).run())
+        links = NamespaceLinks(identity.ctx, identity.permissions)
+        rt.start_background("namespace-links", links.consumer(rt.bus).run())
         rt.start_background("sweep", identity.sweep_forever())
         rt.start_background("signing-key-rotation", identity.rotate_signing_keys_forever())
         if not identity.signing_keys.sealing:

@@ -1,4 +1,5 @@
-"""Events the auth service publishes (payloads in `assay_common.events.schemas.auth`)."""
+"""Events the auth service publishes (payloads in `assay_common.events.schemas.auth`) and those
+it consumes."""
 
 from assay_common.events.schemas.auth import (
     ApiKeyCreated,
@@ -33,6 +34,7 @@ from assay_common.events.schemas.auth import (
     UserEnabled,
     UserUpdated,
 )
+from assay_common.events.schemas.workflow import NamespaceCreated, NamespaceDeleted
 
 #: Domain events, on the events stream.
 PUBLISHES = (
@@ -71,4 +73,6 @@ AUDITS = (
     PermissionSchemaWritten,
     RelationshipsWritten,
 )
-CONSUMES = AUDITS
+#: Its own audit records (into the audit log) and the workflow service's namespace events (which
+#: link namespaces to the platform in the permission store: `domain/namespace_links.py`).
+CONSUMES = (*AUDITS, NamespaceCreated, NamespaceDeleted)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from contextlib import suppress
 
 import sqlalchemy as sa
@@ -51,6 +51,7 @@ class EventConsumer:
         batch_size: int = 32,
         ack_wait: float = 30.0,
         fetch_seconds: float = 5.0,
+        types: Collection[str] | None = None,
     ) -> None:
         self.bus = bus
         self.db = db
@@ -64,6 +65,9 @@ class EventConsumer:
         self.batch_size = batch_size
         self.ack_wait = ack_wait
         self.fetch_seconds = fetch_seconds
+        #: When given, only events of these CloudEvents types reach the handler; the others are
+        #: acknowledged without a transaction (for when the subject filter cannot name just them).
+        self.types = frozenset(types) if types is not None else None
 
     async def run(self) -> None:
         """Fetch and handle events until cancelled."""
@@ -110,6 +114,10 @@ class EventConsumer:
             )
             await message.term()
             HANDLED.labels(self.durable, "malformed").inc()
+            return
+        if self.types is not None and event.type not in self.types:
+            await message.ack()
+            HANDLED.labels(self.durable, "passed_over").inc()
             return
         parent = propagate.extract(dict(message.headers or {}))
         token = otel_context.attach(parent)
