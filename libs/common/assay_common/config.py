@@ -184,6 +184,11 @@ class CommonSettings(AssaySettings):
     audit_max_age_seconds: float = 365 * 24 * 3600
     outbox_relay_enabled: bool = True
     outbox_sweep_seconds: float = 1.0
+    permission_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a permission answer is reused (newer writes end it sooner, by event or zookie)",
+    )
     internal_verify_keys: str = Field(
         default="",
         description="Comma-separated Ed25519 public keys (PEM or base64) that sign internal tokens",

@@ -21,8 +21,9 @@ from assay_common.errors import Unauthorized
 
 INTERNAL_TOKEN_HEADER = "x-assay-internal-token"
 ISSUER = "assay-gateway"
-#: `external`: someone a trusted external issuer vouches for (id `<issuer alias>:<subject>`).
-PrincipalKind = Literal["anonymous", "user", "api_key", "service", "external"]
+#: `external`: someone a trusted external issuer vouches for (id `<issuer alias>:<subject>`);
+#: `biscuit`: the subject of a biscuit capability token, within the token's checks.
+PrincipalKind = Literal["anonymous", "user", "api_key", "service", "external", "biscuit"]
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from assay_common.internal_auth import (
     Principal,
     load_public_keys,
 )
+from assay_common.permission_checks import PermissionChecks
 from assay_common.problems import install_problem_handlers, install_problem_openapi
 
 log = logging.getLogger("assay.service")
@@ -58,6 +59,7 @@ class Runtime:
     db: Database | None = None
     outbox: Outbox | None = None
     wakeups: Wakeups | None = None
+    permissions: PermissionChecks | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def start_background(self, name: str, loop: Coroutine[Any, Any, None]) -> None:
@@ -69,6 +71,12 @@ class Runtime:
         if self.db is None:
             raise RuntimeError("this service has no database")
         return self.db
+
+    @property
+    def checks(self) -> PermissionChecks:
+        if self.permissions is None:
+            raise RuntimeError("the service has not started")
+        return self.permissions
 
     @property
     def events(self) -> Outbox:
@@ -127,6 +135,12 @@ async def runtime(request: Request) -> Runtime:
     return rt
 
 
+async def permission_checks(request: Request) -> PermissionChecks:
+    """The service's permission checks (`assay_common.permission_checks`)."""
+    rt: Runtime = request.app.state.runtime
+    return rt.checks
+
+
 async def caller(request: Request) -> Principal:
     """The principal the gateway vouched for (set by the internal-token check)."""
     principal: Principal = request.state.principal
@@ -177,6 +191,8 @@ def create_service_app(definition: ServiceDefinition) -> FastAPI:
         await bus.ensure_streams()
         rt.wakeups = Wakeups(bus, name)
         await rt.wakeups.start()
+        rt.permissions = PermissionChecks(bus, cache_seconds=settings.permission_cache_seconds)
+        await rt.permissions.start()
         if rt.db is not None and definition.outbox_table is not None:
             rt.outbox = Outbox(name, definition.outbox_table, bus.subjects)
             relay = OutboxRelay(rt.db, bus, rt.outbox, sweep_seconds=settings.outbox_sweep_seconds)
@@ -197,6 +213,7 @@ def create_service_app(definition: ServiceDefinition) -> FastAPI:
             if definition.on_stop is not None:
                 await definition.on_stop(rt)
             await rt.wakeups.stop()
+            await rt.permissions.stop()
             await bus.close()
             if rt.db is not None:
                 await rt.db.dispose()

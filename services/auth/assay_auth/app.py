@@ -20,6 +20,7 @@ from assay_auth.api import (
 from assay_auth.api.deps import install_error_handlers
 from assay_auth.domain.identity import Identity
 from assay_auth.domain.namespace_links import NamespaceLinks
+from assay_auth.domain.permission_answers import PermissionAnswers
 from assay_auth.settings import AuthSettings
 from assay_auth.store import tables
 from assay_common.service import Runtime, ServiceDefinition, create_service_app
@@ -40,6 +41,7 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
         if installed.outcome in ("installed", "upgraded"):
             log.info("platform permission schema %s (version %d)", installed.outcome, installed.version)
         rt.start_background("audit-log", identity.audit.consumer(rt.bus).run())
+        rt.start_background("permission-answers", PermissionAnswers(identity.permissions).serve(rt.bus))
         links = NamespaceLinks(identity.ctx, identity.permissions)
         rt.start_background("namespace-links", links.consumer(rt.bus).run())
         rt.start_background("sweep", identity.sweep_forever())

@@ -47,3 +47,7 @@ class Subjects:
 
     def wakeup(self, service: str, topic: str) -> str:
         return f"{self.events_prefix}-wakeup.{service}.{topic}"
+
+    def rpc(self, service: str, topic: str) -> str:
+        """Core NATS request/reply subject on which `service` answers `topic`."""
+        return f"{self.events_prefix}-rpc.{service}.{topic}"

@@ -48,6 +48,7 @@ from assay_common.events.schemas.auth import (
     RelationshipsChanged,
     RelationshipsWritten,
 )
+from assay_common.permission_checks import InvalidZookie, decode_zookie, encode_zookie
 
 #: The store of the platform's own authorization.
 PLATFORM_STORE = "platform"
@@ -60,11 +61,6 @@ Mode = Literal["minimize_latency", "at_least_as_fresh", "fully_consistent"]
 Operation = Literal["create", "touch", "delete"]
 #: One check: resource, permission (or relation), subject.
 CheckItem = tuple[ObjectRef, str, SubjectRef]
-
-
-class InvalidZookie(Invalid):
-    code = "invalid_zookie"
-    title = "The consistency token is not one this store issued"
 
 
 class NoSchema(Invalid):
@@ -100,28 +96,6 @@ class SchemaNotFound(NotFound):
 class InvalidWrite(Invalid):
     code = "invalid_relationship_write"
     title = "The relationship write is not valid"
-
-
-# ---- zookies -----------------------------------------------------------------------------------
-
-
-def encode_zookie(store_name: str, revision: int) -> str:
-    """An opaque token naming a revision of a store."""
-    return base64.urlsafe_b64encode(f"z1:{store_name}:{revision}".encode()).decode().rstrip("=")
-
-
-def decode_zookie(store_name: str, zookie: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(zookie + "=" * (-len(zookie) % 4)).decode()
-        version, zookie_store, revision = text.split(":")
-        number = int(revision)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidZookie("the zookie cannot be read; use one a write or a check returned") from None
-    if version != "z1" or number < 0:
-        raise InvalidZookie("the zookie cannot be read; use one a write or a check returned")
-    if zookie_store != store_name:
-        raise InvalidZookie(f"the zookie belongs to store {zookie_store!r}, not {store_name!r}")
-    return number
 
 
 # ---- values ------------------------------------------------------------------------------------
