@@ -1,0 +1,262 @@
+"""What each route of each service needs: the one route → permission table (docs/permissions.md).
+
+Each row is `(method, path, needs)`; `path` is the route's template as its service's OpenAPI names
+it. `needs` is one of
+
+- `public`: anyone, credentials or not (signing in, public keys, health);
+- `signed_in`: any authenticated caller; the service decides what they see or change, always
+  within their own things (their sessions, their keys) unless they administer the platform;
+- `service`: Assay's own services only (internal routes, never routed by the gateway);
+- a permission `<type>:<id>#<permission>` on the platform permission store, whose `<id>` may be a
+  placeholder:
+  - `{path.<name>}`: a parameter of the path;
+  - `{query.<name>|<default>}` / `{body.<name>|<default>}`: a query parameter or a field of the
+    JSON body, or the default when it is absent;
+  - `{<what>.namespace}` (any other placeholder): the object is known only to the service, which
+    looks it up (the namespace of a worker, of a task) and checks it itself.
+
+The gateway enforces every row whose object it can name (fixed, path, query, body); the services
+enforce the rows only they can resolve, and check again where the object a request touches is
+theirs to know. A route missing from the table is refused, and a test walks every service's
+OpenAPI to keep the table complete.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from assay_common.permission_checks import Need
+
+Access = Literal["public", "signed_in", "service", "permission"]
+Source = Literal["fixed", "path", "query", "body", "service"]
+
+_PLACEHOLDER = re.compile(
+    r"^\{(?:(?P<source>path|query|body)\.)?(?P<name>[a-z_.]+)(?:\|(?P<default>[^}]*))?\}$"
+)
+
+# fmt: off
+#: (method, path, needs): every route of every service. Read this table to know who may do what.
+TABLE: tuple[tuple[str, str, str], ...] = (
+    # ---- gateway ---------------------------------------------------------------------------------
+    ("GET", "/api/v1/health", "public"),
+    ("GET", "/api/v1/version", "public"),
+    ("GET", "/api/v1/openapi.json", "public"),
+    ("GET", "/api/v1/docs", "public"),
+    ("GET", "/api/v1/docs/assets/{name}", "public"),
+    ("GET", "/api/v1/modules", "signed_in"),
+    ("GET", "/api/v1/events/stream", "platform:assay#view"),
+    ("GET", "/api/v1/events/asyncapi.json", "public"),
+    # ---- workflow: namespaces ----------------------------------------------------------------------
+    ("POST", "/api/v1/namespaces", "platform:assay#operate"),
+    ("GET", "/api/v1/namespaces", "signed_in"),  # lists only the namespaces the caller can view
+    ("GET", "/api/v1/namespaces/{name}", "namespace:{path.name}#view"),
+    ("DELETE", "/api/v1/namespaces/{name}", "namespace:{path.name}#administer"),
+    # ---- workflow: runs ------------------------------------------------------------------------------
+    ("POST", "/api/v1/workflows", "namespace:{body.namespace|main}#operate"),
+    ("GET", "/api/v1/workflows", "namespace:{query.namespace|main}#view"),
+    ("GET", "/api/v1/workflows/{workflow_id}", "namespace:{query.namespace|main}#view"),
+    ("GET", "/api/v1/workflows/{workflow_id}/events", "namespace:{query.namespace|main}#view"),
+    ("GET", "/api/v1/workflows/{workflow_id}/result", "namespace:{query.namespace|main}#view"),
+    ("GET", "/api/v1/workflows/{workflow_id}/state", "namespace:{query.namespace|main}#view"),
+    ("POST", "/api/v1/workflows/{workflow_id}/signal/{name}", "namespace:{query.namespace|main}#operate"),
+    ("POST", "/api/v1/workflows/{workflow_id}/cancel", "namespace:{query.namespace|main}#operate"),
+    ("POST", "/api/v1/workflows/{workflow_id}/terminate", "namespace:{query.namespace|main}#operate"),
+    ("POST", "/api/v1/workflows/{workflow_id}/continue-as-new", "namespace:{query.namespace|main}#operate"),
+    ("POST", "/api/v1/workflows/{workflow_id}/retry", "namespace:{query.namespace|main}#operate"),
+    ("GET", "/api/v1/queues", "namespace:{query.namespace|main}#view"),
+    # ---- workflow: workers and their tasks -----------------------------------------------------------
+    ("POST", "/api/v1/workers", "namespace:{body.namespace|main}#work"),
+    ("GET", "/api/v1/workers", "namespace:{query.namespace|main}#view"),
+    ("POST", "/api/v1/workers/{worker_id}/heartbeat", "namespace:{worker.namespace}#work"),
+    ("DELETE", "/api/v1/workers/{worker_id}", "namespace:{worker.namespace}#work"),
+    ("POST", "/api/v1/workflow-tasks/poll", "namespace:{worker.namespace}#work"),
+    ("POST", "/api/v1/workflow-tasks/complete", "namespace:{worker.namespace}#work"),
+    ("POST", "/api/v1/workflow-tasks/fail", "namespace:{worker.namespace}#work"),
+    ("POST", "/api/v1/activity-tasks/poll", "namespace:{worker.namespace}#work"),
+    ("POST", "/api/v1/activity-tasks/complete", "namespace:{worker.namespace}#work"),
+    ("POST", "/api/v1/activity-tasks/heartbeat", "namespace:{worker.namespace}#work"),
+    # ---- auth: signing in and oneself ----------------------------------------------------------------
+    ("POST", "/api/v1/auth/login", "public"),
+    ("POST", "/api/v1/auth/logout", "public"),
+    ("POST", "/api/v1/auth/password/recovery", "public"),
+    ("POST", "/api/v1/auth/password/reset", "public"),
+    ("POST", "/api/v1/auth/passkeys/authentication/options", "public"),
+    ("POST", "/api/v1/auth/passkeys/authentication", "public"),
+    ("GET", "/api/v1/auth/whoami", "signed_in"),
+    ("POST", "/api/v1/auth/password", "signed_in"),
+    ("GET", "/api/v1/auth/sessions", "signed_in"),
+    ("DELETE", "/api/v1/auth/sessions/{session_id}", "signed_in"),
+    ("POST", "/api/v1/auth/passkeys/registration/options", "signed_in"),
+    ("POST", "/api/v1/auth/passkeys/registration", "signed_in"),
+    ("GET", "/api/v1/auth/passkeys", "signed_in"),
+    ("PATCH", "/api/v1/auth/passkeys/{passkey_id}", "signed_in"),
+    ("DELETE", "/api/v1/auth/passkeys/{passkey_id}", "signed_in"),
+    ("POST", "/api/v1/auth/api-keys", "signed_in"),
+    ("GET", "/api/v1/auth/api-keys", "signed_in"),
+    ("DELETE", "/api/v1/auth/api-keys/self", "signed_in"),
+    ("DELETE", "/api/v1/auth/api-keys/{key_id}", "signed_in"),
+    ("POST", "/api/v1/auth/token", "signed_in"),
+    # ---- auth: administering users -------------------------------------------------------------------
+    ("POST", "/api/v1/auth/users", "platform:assay#administer"),
+    ("GET", "/api/v1/auth/users", "platform:assay#administer"),
+    ("GET", "/api/v1/auth/users/{user_id}", "platform:assay#administer"),
+    ("PATCH", "/api/v1/auth/users/{user_id}", "platform:assay#administer"),
+    ("DELETE", "/api/v1/auth/users/{user_id}", "platform:assay#administer"),
+    ("POST", "/api/v1/auth/users/{user_id}/disable", "platform:assay#administer"),
+    ("POST", "/api/v1/auth/users/{user_id}/enable", "platform:assay#administer"),
+    ("POST", "/api/v1/auth/users/{user_id}/password", "platform:assay#administer"),
+    ("GET", "/api/v1/auth/users/{user_id}/sessions", "platform:assay#administer"),
+    ("DELETE", "/api/v1/auth/users/{user_id}/sessions", "platform:assay#administer"),
+    ("DELETE", "/api/v1/auth/users/{user_id}/sessions/{session_id}", "platform:assay#administer"),
+    ("GET", "/api/v1/auth/users/{user_id}/passkeys", "platform:assay#administer"),
+    ("DELETE", "/api/v1/auth/users/{user_id}/passkeys/{passkey_id}", "platform:assay#administer"),
+    ("POST", "/api/v1/auth/users/{user_id}/api-keys", "platform:assay#administer"),
+    ("GET", "/api/v1/auth/users/{user_id}/api-keys", "platform:assay#administer"),
+    ("DELETE", "/api/v1/auth/users/{user_id}/api-keys/{key_id}", "platform:assay#administer"),
+    ("GET", "/api/v1/auth/audit", "platform:assay#administer"),
+    # ---- auth: keys and tokens -----------------------------------------------------------------------
+    ("GET", "/.well-known/jwks.json", "public"),
+    ("GET", "/api/v1/auth/signing-keys", "platform:assay#administer"),
+    ("POST", "/api/v1/auth/signing-keys/rotate", "platform:assay#administer"),
+    ("GET", "/api/v1/auth/biscuit/root-keys", "public"),
+    ("POST", "/api/v1/auth/biscuit/root-keys/rotate", "platform:assay#administer"),
+    ("DELETE", "/api/v1/auth/biscuit/root-keys/{key_id}", "platform:assay#administer"),
+    ("POST", "/api/v1/auth/biscuit/tokens", "platform:assay#administer"),
+    ("POST", "/api/v1/auth/biscuit/verify", "platform:assay#administer"),
+    ("POST", "/api/v1/auth/biscuit/attenuate", "public"),
+    ("POST", "/api/v1/auth/biscuit/revocations", "public"),  # by token: holding it is the proof
+    ("GET", "/api/v1/auth/biscuit/revocations", "public"),
+    # ---- auth: permissions ---------------------------------------------------------------------------
+    ("GET", "/api/v1/auth/permissions/schema", "platform:assay#administer"),
+    ("PUT", "/api/v1/auth/permissions/schema", "platform:assay#administer"),
+    ("POST", "/api/v1/auth/permissions/relationships", "platform:assay#administer"),
+    ("GET", "/api/v1/auth/permissions/relationships", "platform:assay#administer"),
+    ("POST", "/api/v1/auth/permissions/relationships/delete", "platform:assay#administer"),
+    ("POST", "/api/v1/auth/permissions/check", "signed_in"),  # of others: platform:assay#view
+    ("POST", "/api/v1/auth/permissions/check/bulk", "signed_in"),  # as for one check
+    ("POST", "/api/v1/auth/permissions/expand", "platform:assay#administer"),
+    ("POST", "/api/v1/auth/permissions/lookup/resources", "platform:assay#administer"),
+    ("POST", "/api/v1/auth/permissions/lookup/subjects", "platform:assay#administer"),
+    ("GET", "/api/v1/auth/permissions/stores/{store}/schema", "platform:assay#administer"),
+    ("PUT", "/api/v1/auth/permissions/stores/{store}/schema", "platform:assay#administer"),
+    ("POST", "/api/v1/auth/permissions/stores/{store}/relationships", "platform:assay#administer"),
+    ("GET", "/api/v1/auth/permissions/stores/{store}/relationships", "platform:assay#administer"),
+    ("POST", "/api/v1/auth/permissions/stores/{store}/relationships/delete", "platform:assay#administer"),
+    ("POST", "/api/v1/auth/permissions/stores/{store}/check", "signed_in"),
+    ("POST", "/api/v1/auth/permissions/stores/{store}/check/bulk", "signed_in"),
+    ("POST", "/api/v1/auth/permissions/stores/{store}/expand", "platform:assay#administer"),
+    ("POST", "/api/v1/auth/permissions/stores/{store}/lookup/resources", "platform:assay#administer"),
+    ("POST", "/api/v1/auth/permissions/stores/{store}/lookup/subjects", "platform:assay#administer"),
+    # ---- auth: internal ------------------------------------------------------------------------------
+    ("POST", "/internal/v1/sessions/validate", "service"),
+    ("POST", "/internal/v1/api-keys/validate", "service"),
+    ("POST", "/internal/v1/bootstrap", "service"),
+)
+# fmt: on
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    source: Source
+    name: str
+    default: str | None = None
+
+
+@dataclass(frozen=True)
+class RoutePermission:
+    """One row of the table, parsed."""
+
+    method: str
+    path: str
+    access: Access
+    resource_type: str = ""
+    object_id: str | Placeholder = ""
+    permission: str = ""
+
+    @property
+    def source(self) -> Source:
+        return self.object_id.source if isinstance(self.object_id, Placeholder) else "fixed"
+
+    def need(
+        self,
+        path_params: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+        body: Mapping[str, object] | None = None,
+        resolved: str | None = None,
+    ) -> Need:
+        """The permission a request needs, its object taken from where the row says (`resolved` is
+        the service's lookup). `MissingObject` when the object cannot be named that way."""
+        if self.access != "permission":
+            raise ValueError(f"{self.method} {self.path} needs no permission ({self.access})")
+        found = self.object_id
+        if isinstance(found, Placeholder):
+            values: Mapping[str, object] = {
+                "path": path_params or {},
+                "query": query or {},
+                "body": body or {},
+                "service": {found.name: resolved} if resolved is not None else {},
+            }[found.source]
+            value = values.get(found.name, found.default)
+            if not isinstance(value, str) or not value:
+                raise MissingObject(f"{self.method} {self.path}: no {found.source} value for {found.name!r}")
+            found = value
+        return Need(self.resource_type, found, self.permission)
+
+
+class MissingObject(ValueError):
+    """A row's object cannot be named from what the request carries."""
+
+
+def parse_row(method: str, path: str, needs: str) -> RoutePermission:
+    if needs in ("public", "signed_in", "service"):
+        return RoutePermission(method, path, needs)  # type: ignore[arg-type]
+    resource, _, permission = needs.partition("#")
+    resource_type, _, object_text = resource.partition(":")
+    if not (resource_type and object_text and permission):
+        raise ValueError(f"{method} {path}: {needs!r} is not `<type>:<id>#<permission>`")
+    object_id: str | Placeholder = object_text
+    if object_text.startswith("{"):
+        found = _PLACEHOLDER.match(object_text)
+        if found is None:
+            raise ValueError(f"{method} {path}: {object_text!r} is not a placeholder")
+        source: Source = found["source"] or "service"  # type: ignore[assignment]
+        object_id = Placeholder(source, found["name"], found["default"])
+    return RoutePermission(method, path, "permission", resource_type, object_id, permission)
+
+
+class RouteTable:
+    """The table, for looking up a request's row by method and concrete path."""
+
+    def __init__(self, rows: tuple[tuple[str, str, str], ...] = TABLE) -> None:
+        self.rows = [parse_row(*row) for row in rows]
+        keys = [(row.method, row.path) for row in self.rows]
+        if len(set(keys)) != len(keys):
+            raise ValueError("a route appears twice in the route permission table")
+        self._exact = {(row.method, row.path): row for row in self.rows if "{" not in row.path}
+        self._templated = [(row, _template(row.path)) for row in self.rows if "{" in row.path]
+
+    def get(self, method: str, path: str) -> RoutePermission | None:
+        """The row of a template (as the OpenAPI names it)."""
+        return next((row for row in self.rows if (row.method, row.path) == (method, path)), None)
+
+    def match(self, method: str, path: str) -> tuple[RoutePermission, dict[str, str]] | None:
+        """The row a request falls under and its path parameters; fixed paths win over templates
+        (`/api-keys/self` over `/api-keys/{key_id}`). HEAD is matched as GET."""
+        method = "GET" if method == "HEAD" else method
+        row = self._exact.get((method, path))
+        if row is not None:
+            return row, {}
+        for row, pattern in self._templated:
+            if row.method == method and (found := pattern.fullmatch(path)):
+                return row, found.groupdict()
+        return None
+
+
+def _template(path: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[a-z_]+\})", path)
+    return re.compile(
+        "".join(f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part) for part in parts)
+    )
