@@ -39,7 +39,11 @@ The modes: `minimize_latency`; `at_least_as_fresh` with the zookie of the write 
 answer at that revision if there is one). Each cell takes the p50/p95/p99 of one check's latency
 and the checks per second over the cell (n / wall time), and the CPU time the auth service and the
 gateway spent per check during the cell (from their processes' counters: on a shared machine the
-steadiest figure, and the one that bounds throughput). Bulk checks (--bulk-size questions a
+steadiest figure, and the one that bounds throughput). The third target is the path the
+platform's own authorization takes (the gateway's and the services' route checks): the
+`assay_common.permission_checks` client asking the auth service over NATS request/reply, with its
+own answer cache off (so every check is a round trip; `minimize_latency` and `at_least_as_fresh`,
+the two modes that client asks in). Bulk checks (--bulk-size questions a
 request) and `lookup/resources` (document#view of --lookups users of the deepest groups, first
 ask after a write, then again warm) go through the gateway.
 
@@ -57,7 +61,7 @@ import platform
 import random
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,7 +71,10 @@ import aiohttp
 import psutil
 
 from assay.local import LocalPlatform, PlatformOptions, free_port
+from assay_common.events.bus import EventBus
+from assay_common.events.subjects import Subjects
 from assay_common.internal_auth import INTERNAL_TOKEN_HEADER, InternalTokenMinter, Principal, load_private_key
+from assay_common.permission_checks import Need, PermissionChecks
 from bench.databases import fresh_database
 from bench.report import emit, percentile, progress
 
@@ -237,6 +244,28 @@ class Target:
 
 
 @dataclass
+class RpcTarget:
+    """The platform's own check path: the shared client over NATS request/reply, uncached."""
+
+    name: str
+    checks: PermissionChecks
+
+
+async def rpc_checks(
+    target: RpcTarget, asked: Sequence[Question], zookie: str | None, concurrency: int
+) -> Cell:
+    needs = [Need("document", q.resource.removeprefix("document:"), "view") for q in asked]
+
+    async def ask(index: int) -> None:
+        (allowed,) = await target.checks.allowed(asked[index].subject, [needs[index]], at_least=zookie)
+        if allowed is not asked[index].expected:
+            raise RuntimeError(f"wrong answer for {asked[index]}: {allowed}")
+
+    latencies, seconds, cpu = await timed(len(asked), concurrency, ask)
+    return Cell(latencies, seconds, len(asked), cpu)
+
+
+@dataclass
 class Services:
     """The processes whose CPU time each cell accounts (user + system)."""
 
@@ -271,20 +300,20 @@ class Cell:
         )
 
 
-async def timed_calls(
-    target: Target, path: str, bodies: Sequence[object], concurrency: int, verify: Callable[[int, Any], None]
+async def timed(
+    count: int, concurrency: int, call: Callable[[int], Awaitable[None]]
 ) -> tuple[list[float], float, tuple[float, float]]:
-    """Every body posted once, by `concurrency` clients taking the next one in turn."""
-    latencies: list[float] = [0.0] * len(bodies)
+    """`call(i)` for every i below `count`, by `concurrency` clients taking the next one in turn:
+    each call's latency, the wall time, and the CPU the services spent meanwhile."""
+    latencies: list[float] = [0.0] * count
     numbers = itertools.count()
     cpu_before = SERVICES[0].cpu()
 
     async def worker() -> None:
-        while (index := next(numbers)) < len(bodies):
+        while (index := next(numbers)) < count:
             started = time.perf_counter()
-            answer = await post(target.http, path, target.headers(), bodies[index])
+            await call(index)
             latencies[index] = (time.perf_counter() - started) * 1000
-            verify(index, answer)
 
     started = time.perf_counter()
     async with asyncio.TaskGroup() as group:
@@ -293,6 +322,17 @@ async def timed_calls(
     seconds = time.perf_counter() - started
     cpu_after = SERVICES[0].cpu()
     return latencies, seconds, (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
+
+
+async def timed_calls(
+    target: Target, path: str, bodies: Sequence[object], concurrency: int, verify: Callable[[int, Any], None]
+) -> tuple[list[float], float, tuple[float, float]]:
+    """Every body posted once."""
+
+    async def call(index: int) -> None:
+        verify(index, await post(target.http, path, target.headers(), bodies[index]))
+
+    return await timed(len(bodies), concurrency, call)
 
 
 async def checks(
@@ -398,6 +438,26 @@ async def measure_checks(
             )
 
 
+async def measure_rpc_checks(
+    results: Results, target: RpcTarget, writer: Writer, asked: list[Question], concurrency: int
+) -> None:
+    repeated = [asked[0]] * len(asked)
+    for mode in ("minimize_latency", "at_least_as_fresh"):
+        for clients in sorted({1, concurrency}):
+            progress(f"{target.name}: {mode}, {clients} client(s)")
+            written = await writer.write()
+            zookie = written if mode == "at_least_as_fresh" else None
+            cells = results.cells
+            for shape, questions_asked in (
+                ("distinct, first ask", asked),
+                ("distinct, warm", asked),
+                ("repeated", repeated),
+            ):
+                cells[(target.name, mode, shape, clients)] = await rpc_checks(
+                    target, questions_asked, zookie, clients
+                )
+
+
 async def measure_lookups(
     results: Results, gateway: Target, writer: Writer, graph: Graph, count: int
 ) -> None:
@@ -474,6 +534,15 @@ async def run(args: argparse.Namespace) -> Results:
                 await checks(auth, asked[:100], {"mode": "minimize_latency"}, args.concurrency)
                 for target in (gateway, auth):
                     await measure_checks(results, target, writer, asked, args.concurrency)
+                # The platform runs with the default subjects (no prefix of its own).
+                bus = EventBus(stack.nats_url, Subjects(), events_max_age=3600, audit_max_age=3600)
+                await bus.connect()
+                try:
+                    rpc = RpcTarget("NATS request/reply", PermissionChecks(bus, cache_seconds=0, store=STORE))
+                    await rpc_checks(rpc, asked[:100], None, args.concurrency)  # warm-up
+                    await measure_rpc_checks(results, rpc, writer, asked, args.concurrency)
+                finally:
+                    await bus.close()
                 for clients in sorted({1, args.concurrency}):
                     progress(f"bulk checks, {clients} client(s)")
                     await writer.write()

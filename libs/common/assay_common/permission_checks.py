@@ -191,6 +191,8 @@ class CheckQuery(BaseModel):
     """A request to the auth service: each check is `[resource, permission, subject]`."""
 
     checks: list[tuple[str, str, str]] = Field(min_length=1, max_length=1000)
+    #: The permission store asked; the platform's own unless named.
+    store: str = PLATFORM_STORE
     #: A zookie: answer at least as fresh as the write that returned it.
     at_least: str | None = None
 
@@ -245,13 +247,22 @@ class _Answer:
 
 
 class PermissionChecks:
-    """Checks against the platform permission store, answered by the auth service, cached here."""
+    """Checks against a permission store (the platform's unless `store` names another), answered by
+    the auth service, cached here."""
 
     #: Answers remembered at most; the least recently used go first.
     CAPACITY: ClassVar[int] = 100_000
 
-    def __init__(self, bus: EventBus, *, cache_seconds: float = 5.0, timeout_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        *,
+        cache_seconds: float = 5.0,
+        timeout_seconds: float = 5.0,
+        store: str = PLATFORM_STORE,
+    ) -> None:
         self.bus = bus
+        self.store = store
         self.cache_seconds = cache_seconds
         self.timeout_seconds = timeout_seconds
         self._answers: OrderedDict[Key, _Answer] = OrderedDict()
@@ -294,7 +305,7 @@ class PermissionChecks:
         try:
             event = CloudEvent.model_validate_json(message.data)
             revision = event.data.get("revision")
-            if event.data.get("store") == PLATFORM_STORE and isinstance(revision, int):
+            if event.data.get("store") == self.store and isinstance(revision, int):
                 self.changed(revision)
         except ValidationError:
             log.warning("ignored a permission change message that is not an event")
@@ -316,13 +327,14 @@ class PermissionChecks:
 
     async def allowed(self, subject: str, needs: Sequence[Need], at_least: str | None = None) -> list[bool]:
         """Whether `subject` has each of `needs`, at least as fresh as the zookie `at_least`."""
-        wanted = decode_zookie(PLATFORM_STORE, at_least) if at_least else 0
+        wanted = decode_zookie(self.store, at_least) if at_least else 0
         now = time.monotonic()
         keys = [(need.resource, need.permission, subject) for need in needs]
         answers = [self._known(key, wanted, now) for key in keys]
         missing = [i for i, answer in enumerate(answers) if answer is None]
         if missing:
-            answer = await self._ask(CheckQuery(checks=[keys[i] for i in missing], at_least=at_least))
+            query = CheckQuery(checks=[keys[i] for i in missing], at_least=at_least, store=self.store)
+            answer = await self._ask(query)
             for i, allowed in zip(missing, answer.allowed, strict=True):
                 answers[i] = allowed
                 self._remember(keys[i], allowed, answer.revision, now)

@@ -1,10 +1,10 @@
 """Answering the permission checks of other services (`assay_common.permission_checks`) over NATS.
 
 Each replica subscribes to the request subject in one queue group, so every check is answered by
-exactly one of them. Checks run against the platform store; an answer names the revision it holds
-at, which the asker keeps with it. A request this service cannot answer (a bad zookie, an object id
-the store cannot hold) gets a problem in the reply instead of silence, so the asker does not wait
-for its timeout.
+exactly one of them. Checks run against the store the request names (the platform's by default);
+an answer names the revision it holds at, which the asker keeps with it. A request this service
+cannot answer (a bad zookie, an object id the store cannot hold) gets a problem in the reply
+instead of silence, so the asker does not wait for its timeout.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from pydantic import ValidationError
 
-from assay_auth.domain.permission_service import PLATFORM_STORE, Consistency, PermissionStores
+from assay_auth.domain.permission_service import Consistency, PermissionStores
 from assay_auth.domain.permissions import InvalidRelationship, parse_object_ref, parse_subject_ref
 from assay_auth.domain.permissions.relationships import validate_relation_name
 from assay_common.errors import AssayError
@@ -47,7 +47,7 @@ class PermissionAnswers:
             consistency = (
                 Consistency("at_least_as_fresh", query.at_least) if query.at_least else Consistency()
             )
-            allowed, at = await self.permissions.check(PLATFORM_STORE, items, consistency)
+            allowed, at = await self.permissions.check(query.store, items, consistency)
         except ValidationError as exc:
             return _refusal(422, "invalid_permission_check", f"not a check request: {exc.errors()[0]['msg']}")
         except InvalidRelationship as exc:
