@@ -7,12 +7,12 @@ import asyncio
 
 import pytest
 
-from assay_auth.domain.access import ADMIN_SCOPE
 from assay_auth.domain.context import Actor
 from assay_auth.domain.errors import AlreadyBootstrapped, EmailTaken
 from assay_auth.domain.identity import Identity
 from assay_auth.domain.sessions import ClientInfo
 from assay_common.internal_auth import Principal
+from assay_common.permission_checks import ADMIN_SCOPE
 from tests.auth.conftest import outbox_events
 from tests.auth_api import PASSWORD, AuthApi, email
 

@@ -90,7 +90,8 @@ async def test_administrators_manage_anyones_keys_and_owners_only_their_own(
     await auth_api.create_user(email(unique, "other"))
     other = await auth_api.signed_in(email(unique, "other"))
     path = f"/api/v1/auth/users/{owner['id']}/api-keys"
-    created = (await auth_api.call("POST", path, admin, json={"name": "bot", "scopes": ["a", "b"]})).json()
+    scopes = ["namespace:a#view", "vault_mount:*#read"]
+    created = (await auth_api.call("POST", path, admin, json={"name": "bot", "scopes": scopes})).json()
     assert (await auth_api.call("GET", path, admin)).json()["items"][0]["id"] == created["id"]
     assert (await auth_api.call("GET", path, other.principal)).status_code == 403
     stolen = await auth_api.call("DELETE", f"/api/v1/auth/api-keys/{created['id']}", other.principal)
@@ -114,3 +115,20 @@ async def test_keys_of_a_disabled_or_deleted_user_stop_working(auth_api: AuthApi
     await auth_api.call("DELETE", f"/api/v1/auth/users/{owner['id']}")
     assert (await validate(auth_api, key)).status_code == 401
     assert (await validate(auth_api, "not-an-assay-key")).status_code == 401
+
+
+async def test_scopes_must_be_admin_or_permissions(auth_api: AuthApi, unique: str) -> None:
+    await auth_api.create_user(email(unique))
+    me = await auth_api.signed_in(email(unique))
+    good = ["admin", "namespace:payments#operate", "namespace:*#view", "platform:assay#view"]
+    created = await auth_api.call(
+        "POST", "/api/v1/auth/api-keys", me.principal, json={"name": "k", "scopes": good}
+    )
+    assert created.status_code == 201 and created.json()["scopes"] == good
+    for scope in ("read", "namespace:payments", "namespace#view", "Namespace:x#view", "namespace:a:b#view"):
+        refused = await auth_api.call(
+            "POST", "/api/v1/auth/api-keys", me.principal, json={"name": "k", "scopes": [scope]}
+        )
+        problem = refused.json()
+        assert (refused.status_code, problem["code"], problem["scope"]) == (422, "invalid_scopes", scope)
+        assert "`admin` or `<type>:<id or *>#<permission>`" in problem["detail"]

@@ -163,3 +163,47 @@ async def test_no_answer_contains_a_password_hash_session_secret_or_key(
         assert response.status_code == 200, (response.url, response.text)
         for name, secret in secrets.items():
             assert secret not in response.text, f"{response.url} shows the {name}"
+
+
+async def test_administrators_are_whom_the_permission_store_says(auth_api: AuthApi, unique: str) -> None:
+    user = await auth_api.create_user(email(unique))
+    me = await auth_api.signed_in(email(unique))
+    viewing = await auth_api.call(
+        "POST", "/api/v1/auth/api-keys", me.principal, json={"name": "ci", "scopes": ["namespace:x#view"]}
+    )
+    assert viewing.status_code == 201, viewing.text
+    viewing_key = Principal(
+        id=me.user_id, kind="api_key", scopes=("namespace:x#view",), api_key_id=viewing.json()["id"]
+    )
+    admin_key = Principal(id=me.user_id, kind="api_key", scopes=("admin",))
+    assert (await auth_api.call("GET", "/api/v1/auth/users", me.principal)).status_code == 403
+
+    # An administrator through a group: platform:assay#admin@group:<ops>#member.
+    ops = f"ops_{unique}"
+    membership = f"group:{ops}#member@user:{me.user_id}"
+    updates = [
+        {"operation": "touch", "relationship": f"platform:assay#admin@group:{ops}#member"},
+        {"operation": "touch", "relationship": membership},
+    ]
+    granted = await auth_api.call("POST", "/api/v1/auth/permissions/relationships", json={"updates": updates})
+    assert granted.status_code == 200, granted.text
+    listed = await auth_api.call("GET", "/api/v1/auth/users", me.principal, params={"search": unique})
+    assert listed.status_code == 200, listed.text
+    assert (await auth_api.call("GET", "/api/v1/auth/users", admin_key)).status_code == 200
+    # Its API key administers only with a scope covering platform:assay#administer.
+    refused = await auth_api.call("GET", "/api/v1/auth/users", viewing_key)
+    assert (refused.status_code, refused.json()["code"]) == (403, "admin_required")
+    assert refused.json()["needed"] == "platform:assay#administer"
+    # `is_admin` mirrors direct grants only.
+    assert (await auth_api.call("GET", f"/api/v1/auth/users/{user['id']}", me.principal)).json()[
+        "is_admin"
+    ] is False
+
+    # Out of the group, out at once.
+    removed = await auth_api.call(
+        "POST",
+        "/api/v1/auth/permissions/relationships",
+        json={"updates": [{"operation": "delete", "relationship": membership}]},
+    )
+    assert removed.status_code == 200, removed.text
+    assert (await auth_api.call("GET", "/api/v1/auth/users", me.principal)).status_code == 403

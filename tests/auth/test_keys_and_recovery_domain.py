@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -26,8 +27,9 @@ from assay_auth.domain.sessions import ClientInfo
 from assay_auth.domain.tokens import digest
 from assay_auth.store import tables
 from assay_auth.store.rows import AuditRow
-from assay_common.db import Database, utcnow
+from assay_common.db import Database, utcnow, uuid7
 from assay_common.events.envelope import CloudEvent
+from assay_common.events.schemas.access import BY_SERVICE
 from assay_common.events.schemas.auth import RecoveryDeliveryUnreadable, open_recovery_delivery
 from tests.auth.conftest import ManualClock, make_identity, outbox_events
 from tests.auth_api import PASSWORD, RECOVERY_KEY
@@ -96,9 +98,22 @@ async def test_last_use_is_recorded_at_most_once_a_minute(identity: Identity, cl
 
 async def test_scopes_are_checked(identity: Identity) -> None:
     owner = await new_user(identity)
-    for scopes in (["has space"], [""], [f"s{i}" for i in range(65)]):
+    too_many = [f"namespace:n{i}#view" for i in range(65)]
+    for scopes in (
+        ["has space"],
+        [""],
+        ["admins"],
+        ["namespace:x#"],
+        ["x:y#view"],
+        ["namespace:a.b#view"],
+        too_many,
+    ):
         with pytest.raises(InvalidScopes):
             await identity.api_keys.create(ADMIN, owner, name="bad", scopes=scopes, expires_at=None)
+    wildcard = await identity.api_keys.create(
+        ADMIN, owner, name="any", scopes=["vault_mount:*#write"], expires_at=None
+    )
+    assert wildcard.row.scopes == ["vault_mount:*#write"]
 
 
 async def test_listing_pages_and_revoking_only_the_owners_key(identity: Identity) -> None:
@@ -246,6 +261,12 @@ async def test_recovery_is_off_without_a_key(auth_db: Database, clock: ManualClo
 # ---- audit log --------------------------------------------------------------------------------
 
 
+async def audit_rows(identity: Identity, **filters: Any) -> list[AuditRow]:
+    """The audit log's records matching `filters` (the others unset), newest first."""
+    unset = dict.fromkeys(("actor", "action", "service", "target", "since", "until", "before"))
+    return await identity.audit.query(**{**unset, "limit": 10, **filters})
+
+
 async def test_audit_records_are_stored_once_and_queried_by_filters(identity: Identity) -> None:
     owner = await new_user(identity)
     await identity.users.update(ADMIN, owner, {"display_name": "Ann"})
@@ -256,23 +277,14 @@ async def test_audit_records_are_stored_once_and_queried_by_filters(identity: Id
             await identity.audit.store_record(tx, event)
     async with identity.ctx.db.transaction() as tx:
         await identity.audit.store_record(
-            tx, CloudEvent(id=str(uuid.uuid4()), source="x", type="assay.vault.x", time=utcnow(), data={})
+            tx, CloudEvent(id=str(uuid.uuid4()), source="x", type="not.assay", time=utcnow(), data={})
         )
 
-    async def query(
-        actor: str | None = None,
-        action: str | None = None,
-        target: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        before: str | None = None,
-    ) -> list[AuditRow]:
-        return await identity.audit.query(
-            actor=actor, action=action, target=target, since=since, until=until, before=before, limit=10
-        )
+    async def query(**filters: Any) -> list[AuditRow]:
+        return await audit_rows(identity, **filters)
 
     everything = await query()
-    assert [r.action for r in everything] == ["user_updated", "user_created"]
+    assert [(r.action, r.service) for r in everything] == [("user_updated", "auth"), ("user_created", "auth")]
     assert everything[1].data["email"] == "ann@example.com"
     assert [r.action for r in await query(action="user_created")] == ["user_created"]
     assert len(await query(target=str(owner), actor="tests")) == 2
@@ -281,3 +293,39 @@ async def test_audit_records_are_stored_once_and_queried_by_filters(identity: Id
     assert [r.id for r in await query(before=newest.id)] == [everything[1].id]
     assert await query(since=newest.occurred_at + timedelta(seconds=1)) == []
     assert len(await query(until=newest.occurred_at + timedelta(seconds=1))) == 2
+
+
+async def test_the_audit_log_keeps_the_records_of_every_service(identity: Identity) -> None:
+    denied = BY_SERVICE["workflow"](
+        actor_id="u-1",
+        actor_kind="api_key",
+        client_address="10.1.2.3",
+        target_type="namespace",
+        target_id="payments",
+        method="GET",
+        path="/api/v1/workflows",
+        status=403,
+        code="permission_denied",
+        needed="namespace:payments#view",
+    )
+    event = CloudEvent(
+        id=str(uuid7()),
+        source="/assay/workflow",
+        type=denied.type_name(),
+        time=utcnow(),
+        data=denied.model_dump(mode="json"),
+    )
+    for _ in range(2):  # a replay (a new consumer reads the stream from its start) changes nothing
+        async with identity.ctx.db.transaction() as tx:
+            await identity.audit.store_record(tx, event)
+    (row,) = await audit_rows(identity, action="access_denied", service="workflow", target="payments")
+    assert (row.id, row.service, row.actor_id, row.actor_kind, row.target_type, row.client_address) == (
+        event.id,
+        "workflow",
+        "u-1",
+        "api_key",
+        "namespace",
+        "10.1.2.3",
+    )
+    assert row.data["needed"] == "namespace:payments#view"
+    assert await audit_rows(identity, action="access_denied", service="auth") == []

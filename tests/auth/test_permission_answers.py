@@ -93,3 +93,15 @@ async def test_what_cannot_be_checked_is_refused_at_once(checks: PermissionCheck
         await checks.allowed("user:x", [namespace("has space", "view")])
     with pytest.raises(InvalidZookie):
         await checks.allowed("user:x", [namespace("n", "view")], at_least="not-a-zookie")
+
+
+async def test_platform_roles_reach_namespaces_that_are_not_linked(
+    checks: PermissionChecks, auth_api: AuthApi, unique: str
+) -> None:
+    zookie = await write(auth_api, "touch", f"platform:assay#operator@user:{unique}")
+    operator = Principal(id=unique, kind="user")
+    # No namespace of this name exists, so it has no link to the platform.
+    needs = [namespace(unique, "operate"), namespace(unique, "work"), namespace(unique, "administer")]
+    assert await checks.permitted(operator, needs, at_least=zookie) == [True, True, False]
+    # The store itself answers by the schema: without the link, no platform role reaches it.
+    assert (await checks.allowed(f"user:{unique}", [platform("operate")], at_least=zookie)) == [True]

@@ -65,6 +65,11 @@ async def written(api: AuthApi, store: str, *relationships: str, operation: str 
     return zookie
 
 
+def question(resource: str, subject: str) -> dict[str, str]:
+    resource_text, _, permission = resource.partition("#")
+    return {"resource": resource_text, "permission": permission, "subject": subject}
+
+
 async def check(
     api: AuthApi, store: str, relationship: str, consistency: dict[str, Any] | None = None, **kwargs: Any
 ) -> httpx.Response:
@@ -586,12 +591,14 @@ async def test_every_route_refuses_the_anonymous_and_admits_by_role(
     await auth_api.create_user(email(unique))
     user = (await auth_api.signed_in(email(unique))).principal
     as_user = await auth_api.call(method, url, user, **kwargs)
+    assert as_user.status_code == 403, as_user.text
+    assert as_user.headers["content-type"] == PROBLEM
+    # Checks are open to everyone signed in, about themselves (`user:b` is someone else).
+    assert as_user.json()["code"] == ("permission_denied" if path in CHECKS else "admin_required")
     if path in CHECKS:
-        assert as_user.status_code == 200, as_user.text
-    else:
-        assert as_user.status_code == 403, as_user.text
-        assert as_user.headers["content-type"] == PROBLEM
-        assert as_user.json()["code"] == "admin_required"
+        mine = question("document:a#view", f"user:{user.id}")
+        about_me = mine if path == "/check" else {"items": [mine]}
+        assert (await auth_api.call(method, url, user, json=about_me)).status_code == 200
 
     admin = await auth_api.admin(email(unique, "root"))
     assert (await auth_api.call(method, url, admin, **kwargs)).status_code == 200
@@ -649,3 +656,50 @@ async def test_a_check_with_the_zookie_of_a_write_sees_it_on_any_replica(
         replica, docs, "document:plan#view@user:ann", {"mode": "at_least_as_fresh", "zookie": grant}
     )
     assert checked.json()["checked_at"] == grant
+
+
+# ---- who may check -----------------------------------------------------------------------------
+
+
+async def test_anyone_checks_themselves_and_others_only_with_platform_view(
+    auth_api: AuthApi, docs: str, unique: str
+) -> None:
+    await auth_api.create_user(email(unique))
+    me = (await auth_api.signed_in(email(unique))).principal
+    # In the docs store and in the platform's own (whose types differ).
+    for prefix, resource in (
+        (base(docs), "document:a#view"),
+        ("/api/v1/auth/permissions", f"namespace:{unique}#view"),
+    ):
+        mine, theirs = question(resource, f"user:{me.id}"), question(resource, "user:someone")
+        assert (await auth_api.call("POST", f"{prefix}/check", me, json=mine)).status_code == 200
+        refused = await auth_api.call("POST", f"{prefix}/check", me, json=theirs)
+        assert refused.status_code == 403, refused.text
+        assert (refused.json()["code"], refused.json()["needed"]) == (
+            "permission_denied",
+            "platform:assay#view",
+        )
+        bulk_url = f"{prefix}/check/bulk"
+        assert (await auth_api.call("POST", bulk_url, me, json={"items": [mine, mine]})).status_code == 200
+        assert (await auth_api.call("POST", bulk_url, me, json={"items": [mine, theirs]})).status_code == 403
+        # Services ask about anyone.
+        assert (await auth_api.call("POST", f"{prefix}/check", json=theirs)).status_code == 200
+
+    await written(auth_api, "platform", f"platform:assay#viewer@user:{me.id}", operation="touch")
+    others = question("document:a#view", "user:someone")
+    answered = await auth_api.call("POST", f"{base(docs)}/check", me, json=others)
+    assert answered.status_code == 200 and answered.json()["allowed"] is False
+    bulk = await auth_api.call("POST", f"{base(docs)}/check/bulk", me, json={"items": [others]})
+    assert bulk.status_code == 200
+
+    # A key reaches others only with a scope covering platform:assay#view.
+    narrow = Principal(id=me.id, kind="api_key", scopes=(f"namespace:{unique}#view",))
+    assert (
+        await auth_api.call(
+            "POST", f"{base(docs)}/check", narrow, json=question("document:a#view", f"user:{me.id}")
+        )
+    ).status_code == 200
+    out_of_scope = await auth_api.call("POST", f"{base(docs)}/check", narrow, json=others)
+    assert (out_of_scope.status_code, out_of_scope.json()["code"]) == (403, "scope_not_held")
+    viewing = Principal(id=me.id, kind="api_key", scopes=("platform:assay#view",))
+    assert (await auth_api.call("POST", f"{base(docs)}/check", viewing, json=others)).status_code == 200

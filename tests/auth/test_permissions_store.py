@@ -9,17 +9,11 @@ import pytest
 
 from assay_auth.domain.context import Actor
 from assay_auth.domain.identity import Identity
-from assay_auth.domain.permission_service import (
-    Consistency,
-    InvalidZookie,
-    Precondition,
-    PreconditionFailed,
-    Update,
-    decode_zookie,
-)
+from assay_auth.domain.permission_service import Consistency, Precondition, PreconditionFailed, Update
 from assay_auth.domain.permissions import parse_object_ref, parse_relationship, parse_subject_ref
 from assay_auth.store import permissions as store
 from assay_auth.store.permissions import RelationshipFilter
+from assay_common.permission_checks import InvalidZookie, decode_zookie
 from tests.auth.conftest import outbox_events
 
 SCHEMA = """

@@ -10,6 +10,7 @@ from assay_common.permission_checks import (
     limited_by_scopes,
     namespace,
     platform,
+    platform_role_reaching,
     scope_covers,
     vault_mount,
 )
@@ -39,6 +40,8 @@ from assay_common.permission_checks import (
         ("vault_mount:kv#read", vault_mount("kv", "write"), False),
         ("group:x#member", Need("group", "x", "member"), True),
         ("nonsense", platform("view"), False),
+        ("*", platform("administer"), True),
+        ("*", Need("group", "x", "member"), True),
     ],
 )
 def test_a_scope_covers_its_permission_and_weaker_ones(scope: str, need: Need, covered: bool) -> None:
@@ -51,3 +54,26 @@ def test_only_narrowed_users_and_keys_are_limited_by_scopes() -> None:
     assert limited_by_scopes(Principal(id="u", kind="user", scopes=("namespace:a#view",)))
     assert limited_by_scopes(Principal(id="u", kind="api_key"))
     assert limited_by_scopes(Principal(id="u", kind="biscuit"))
+
+
+@pytest.mark.parametrize(
+    ("need", "role"),
+    [
+        (namespace("a", "view"), platform("view")),
+        (namespace("a", "work"), platform("operate")),
+        (namespace("a", "operate"), platform("operate")),
+        (namespace("a", "administer"), platform("administer")),
+        (vault_mount("kv", "read"), platform("administer")),
+        (Need("api_key", "k", "manage"), platform("administer")),
+        (platform("view"), None),
+        (Need("group", "x", "member"), None),
+    ],
+)
+def test_the_platform_role_reaching_an_object_is_the_weakest_one_whose_arrow_does(
+    need: Need, role: Need | None
+) -> None:
+    assert platform_role_reaching(need) == role
+
+
+def test_a_key_with_every_scope_is_held_only_to_its_owner() -> None:
+    assert not limited_by_scopes(Principal(id="u", kind="user", scopes=("*",)))

@@ -1,9 +1,10 @@
 """Gateway fixtures: a fake service the tests control, and a second gateway process in front of it.
 
-The second gateway sends `/api/v1/vault/…` to the fake service (everything else to the shared
-stack's services), answers slowly-served requests with 504 after 1.5 s, sends keep-alives and
-has its consumers beat every half second, and reads an events stream of its own, so tests may
-publish to it and purge it.
+The second gateway sends the vault's paths and the console's pages (`/fake/echo` …) to the fake
+service (everything else to the shared stack's services), answers slowly-served requests with 504
+after 1.5 s, sends keep-alives and has its consumers beat every half second, and reads an events
+stream of its own, so tests may publish to it and purge it. Its questions to services over NATS
+(permission checks) are relayed to the stack's, which answer them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from dataclasses import dataclass
 
 import aiohttp
 import httpx
+import nats
 import pytest
+from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.js.errors import NotFoundError
 
 from assay.local import free_port
@@ -58,6 +62,8 @@ async def running_side_gateway(
     label: str,
     vault_url: str | None = None,
     auth_url: str | None = None,
+    dashboard_url: str | None = None,
+    workflow_url: str | None = None,
     upstream_timeout: float = SIDE_UPSTREAM_TIMEOUT,
     extra_env: dict[str, str] | None = None,
 ) -> AsyncIterator[SideGateway]:
@@ -76,10 +82,10 @@ async def running_side_gateway(
         "ASSAY_LOG_JSON": "true",
         "ASSAY_GATEWAY_PORT": str(port),
         "ASSAY_GATEWAY_INTERNAL_SIGNING_KEY_FILE": str(data_dir / "internal.key"),
-        "ASSAY_GATEWAY_WORKFLOW_URL": stack.platform.service_url("workflow"),
+        "ASSAY_GATEWAY_WORKFLOW_URL": workflow_url or stack.platform.service_url("workflow"),
         "ASSAY_GATEWAY_AUTH_URL": auth_url or stack.platform.service_url("auth"),
         "ASSAY_GATEWAY_VAULT_URL": vault_url or stack.platform.service_url("vault"),
-        "ASSAY_GATEWAY_DASHBOARD_URL": stack.platform.service_url("dashboard"),
+        "ASSAY_GATEWAY_DASHBOARD_URL": dashboard_url or stack.platform.service_url("dashboard"),
         "ASSAY_GATEWAY_UPSTREAM_TIMEOUT_SECONDS": str(upstream_timeout),
         "ASSAY_GATEWAY_UPSTREAM_CONNECT_TIMEOUT_SECONDS": "1.0",
         "ASSAY_GATEWAY_HEALTH_TIMEOUT_SECONDS": "1.0",
@@ -97,9 +103,12 @@ async def running_side_gateway(
     )
     await process.spawn()
     bus = EventBus(stack.nats.url, subjects, events_max_age=3600, audit_max_age=3600)
-    async with httpx.AsyncClient(
-        base_url=url, timeout=30, headers={"authorization": f"Bearer {stack.admin_key}"}
-    ) as client:
+    async with (
+        relayed_requests(stack.nats.url, env["ASSAY_SUBJECT_PREFIX"], stack.subjects.events_prefix),
+        httpx.AsyncClient(
+            base_url=url, timeout=30, headers={"authorization": f"Bearer {stack.admin_key}"}
+        ) as client,
+    ):
         try:
             async with aiohttp.ClientSession() as probe:
                 await process.wait_ready(probe, asyncio.get_running_loop().time() + 30)
@@ -114,10 +123,43 @@ async def running_side_gateway(
                 await bus.close()
 
 
+@asynccontextmanager
+async def relayed_requests(nats_url: str, side_prefix: str, stack_prefix: str) -> AsyncIterator[None]:
+    """Requests on a side gateway's request/reply subjects (`<side>-rpc.…`) answered by the
+    stack's services, which listen on `<stack>-rpc.…`: its own prefix keeps its events apart, not
+    its questions. Nothing to do when both prefixes are the same."""
+    if side_prefix == stack_prefix:
+        yield
+        return
+    connection = await nats.connect(nats_url)
+    relaying: set[asyncio.Task[None]] = set()
+
+    async def relay(message: Msg) -> None:
+        with contextlib.suppress(NatsError):  # unanswered: the side gateway's own timeout reports it
+            answer = await connection.request(
+                stack_prefix + message.subject.removeprefix(side_prefix), message.data, timeout=5
+            )
+            await message.respond(answer.data)
+
+    async def each(message: Msg) -> None:
+        # One task per question, so a slow answer holds up no other.
+        task = asyncio.create_task(relay(message))
+        relaying.add(task)
+        task.add_done_callback(relaying.discard)
+
+    await connection.subscribe(f"{side_prefix}-rpc.>", cb=each)
+    try:
+        yield
+    finally:
+        await connection.close()
+
+
 @pytest.fixture(scope="module")
 async def side_gateway(
     stack: Stack, fake_service: FakeService, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[SideGateway]:
-    """Sends `/api/v1/vault/…` to the fake service the tests control."""
-    async with running_side_gateway(stack, tmp_path_factory, "side-gateway", fake_service.url) as gateway:
+    """Sends the vault's paths and the console's pages to the fake service the tests control."""
+    async with running_side_gateway(
+        stack, tmp_path_factory, "side-gateway", vault_url=fake_service.url, dashboard_url=fake_service.url
+    ) as gateway:
         yield gateway

@@ -41,22 +41,21 @@ async def test_a_mutation_with_a_session_cookie_needs_the_csrf_header(
     await auth_api.create_user(email(unique))
     me = await auth_api.signed_in(email(unique))
     async with as_browser(stack, me) as browser:
-        missing = await browser.post("/api/v1/namespaces", json={"name": f"{unique}-a"})
+        missing = await browser.post("/api/v1/auth/api-keys", json={"name": "a"})
         wrong = await browser.post(
-            "/api/v1/namespaces", json={"name": f"{unique}-b"}, headers={"x-csrf-token": "forged"}
+            "/api/v1/auth/api-keys", json={"name": "b"}, headers={"x-csrf-token": "forged"}
         )
         right = await browser.post(
-            "/api/v1/namespaces", json={"name": f"{unique}-c"}, headers={"x-csrf-token": me.csrf_token}
+            "/api/v1/auth/api-keys", json={"name": "c"}, headers={"x-csrf-token": me.csrf_token}
         )
-        reads = await browser.get(f"/api/v1/namespaces/{unique}-c")
+        reads = await browser.get("/api/v1/auth/api-keys")
 
     for refused in (missing, wrong):
         assert refused.status_code == 403, refused.text
         assert refused.json()["code"] == "csrf_failed"
     assert right.status_code == 201, right.text
     assert reads.status_code == 200, "safe methods need no CSRF header"
-    for name in (f"{unique}-a", f"{unique}-b"):
-        assert (await stack.client.get(f"/api/v1/namespaces/{name}")).status_code == 404, "nothing changed"
+    assert [key["name"] for key in reads.json()["items"]] == ["c"], "nothing else changed"
 
 
 async def test_an_api_key_makes_the_caller_its_key_until_it_is_revoked(

@@ -33,7 +33,7 @@ async def test_hop_by_hop_request_headers_do_not_reach_the_service(
     side_gateway: SideGateway, fake_service: FakeService
 ) -> None:
     response = await side_gateway.client.get(
-        "/api/v1/vault/echo", headers={**HOP_BY_HOP_REQUEST, "X-Ordinary": "kept"}
+        "/fake/echo", headers={**HOP_BY_HOP_REQUEST, "X-Ordinary": "kept"}
     )
 
     assert response.status_code == 200
@@ -48,7 +48,7 @@ async def test_hop_by_hop_request_headers_do_not_reach_the_service(
 
 
 async def test_hop_by_hop_response_headers_do_not_reach_the_client(side_gateway: SideGateway) -> None:
-    response = await side_gateway.client.get("/api/v1/vault/echo")
+    response = await side_gateway.client.get("/fake/echo")
 
     assert response.status_code == 200
     for name, _ in HOP_BY_HOP_RESPONSE:
@@ -63,14 +63,14 @@ async def test_the_service_learns_the_caller_only_from_a_fresh_internal_token(
 ) -> None:
     forged = {INTERNAL_TOKEN_HEADER: "forged", "X-Assay-Principal": "admin"}
 
-    await side_gateway.client.get("/api/v1/vault/echo", headers=forged)
+    await side_gateway.client.get("/fake/echo", headers=forged)
 
     received = fake_service.last("/echo")
     assert received.header("x-assay-principal") == []
     [token] = received.header(INTERNAL_TOKEN_HEADER)
     verifier = InternalTokenVerifier(
         load_public_keys((stack.platform.data_dir / "internal.pub").read_text()),
-        audience="vault",
+        audience="dashboard",
     )
     principal = verifier.verify(token)
     assert principal.kind == "api_key"  # the bootstrap administrator's key the client sends
@@ -81,7 +81,7 @@ async def test_forwarding_headers_request_id_and_trace_context_are_passed_on(
 ) -> None:
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     response = await side_gateway.client.get(
-        "/api/v1/vault/echo?x=1%2F2",
+        "/fake/echo?x=1%2F2",
         headers={
             "X-Request-Id": "req-gateway-test",
             "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01",
@@ -89,7 +89,7 @@ async def test_forwarding_headers_request_id_and_trace_context_are_passed_on(
     )
 
     received = fake_service.last("/echo")
-    assert received.target == "/api/v1/vault/echo?x=1%2F2"
+    assert received.target == "/fake/echo?x=1%2F2"
     assert received.header("x-forwarded-for") == ["127.0.0.1"]
     assert received.header("x-forwarded-proto") == ["http"]
     assert received.header("x-forwarded-host") == [side_gateway.url.removeprefix("http://")]
@@ -104,14 +104,14 @@ async def test_forwarding_headers_request_id_and_trace_context_are_passed_on(
 async def test_a_request_id_is_made_when_the_client_sends_none(
     side_gateway: SideGateway, fake_service: FakeService
 ) -> None:
-    response = await side_gateway.client.get("/api/v1/vault/echo")
+    response = await side_gateway.client.get("/fake/echo")
 
     assert fake_service.last("/echo").header("x-request-id") == [response.headers["x-request-id"]]
 
 
 async def test_response_bodies_stream_through(side_gateway: SideGateway, fake_service: FakeService) -> None:
     fake_service.release_chunk.clear()
-    async with side_gateway.client.stream("GET", "/api/v1/vault/chunks") as response:
+    async with side_gateway.client.stream("GET", "/fake/chunks") as response:
         chunks = response.aiter_raw()
         # The service holds back its second chunk until the first has reached the client.
         first = await asyncio.wait_for(anext(chunks), 10)
@@ -131,7 +131,7 @@ async def test_request_bodies_stream_through(side_gateway: SideGateway, fake_ser
         await asyncio.wait_for(fake_service.first_chunk_received.wait(), 10)
         yield b"b" * 1000
 
-    response = await side_gateway.client.post("/api/v1/vault/upload", content=body())
+    response = await side_gateway.client.post("/fake/upload", content=body())
 
     assert response.status_code == 200
     assert response.json() == {"received": 2000}
@@ -139,13 +139,13 @@ async def test_request_bodies_stream_through(side_gateway: SideGateway, fake_ser
 
 async def test_a_stopped_service_is_a_fast_502(stack: Stack) -> None:
     limit = GatewaySettings.model_fields["upstream_connect_timeout_seconds"].default
-    await stack.platform.stop_service("vault")
+    await stack.platform.stop_service("dashboard")
     try:
         started = time.monotonic()
-        response = await stack.client.get("/api/v1/vault/sys/status")
+        response = await stack.client.get("/")
         elapsed = time.monotonic() - started
     finally:
-        await stack.platform.start_service("vault")
+        await stack.platform.start_service("dashboard")
 
     assert response.status_code == 502
     assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
@@ -155,7 +155,7 @@ async def test_a_stopped_service_is_a_fast_502(stack: Stack) -> None:
 
 async def test_a_service_that_does_not_answer_in_time_is_a_504(side_gateway: SideGateway) -> None:
     started = time.monotonic()
-    response = await side_gateway.client.get("/api/v1/vault/slow")
+    response = await side_gateway.client.get("/fake/slow")
     elapsed = time.monotonic() - started
 
     assert response.status_code == 504
@@ -170,7 +170,7 @@ async def test_a_client_that_gives_up_frees_the_service_at_once(
     fake_service.slow_abandoned.clear()
     started = time.monotonic()
     with pytest.raises(httpx.ReadTimeout):
-        await side_gateway.client.get("/api/v1/vault/slow", timeout=0.2)
+        await side_gateway.client.get("/fake/slow", timeout=0.2)
     await asyncio.wait_for(fake_service.slow_abandoned.wait(), SIDE_UPSTREAM_TIMEOUT)
 
     # Freed because the client left, not because the gateway's own upstream timeout ran out.
@@ -181,7 +181,7 @@ async def test_a_client_that_gives_up_frees_the_service_at_once(
 async def test_every_method_is_forwarded(
     side_gateway: SideGateway, fake_service: FakeService, method: str
 ) -> None:
-    response = await side_gateway.client.request(method, "/api/v1/vault/echo", content=b"payload")
+    response = await side_gateway.client.request(method, "/fake/echo", content=b"payload")
 
     assert response.status_code == 200
     assert response.json()["body"] == "payload"
@@ -192,9 +192,9 @@ async def test_a_request_in_flight_when_the_gateway_stops_is_answered_503(
     stack: Stack, fake_service: FakeService, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     async with running_side_gateway(
-        stack, tmp_path_factory, "stopping-gateway", fake_service.url, upstream_timeout=120
+        stack, tmp_path_factory, "stopping-gateway", dashboard_url=fake_service.url, upstream_timeout=120
     ) as gateway:
-        pending = asyncio.create_task(gateway.client.get("/api/v1/vault/slow"))
+        pending = asyncio.create_task(gateway.client.get("/fake/slow"))
         await eventually(
             lambda: _received(fake_service, "/slow"), what="the slow request reached the service"
         )

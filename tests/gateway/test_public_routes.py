@@ -1,8 +1,10 @@
 """Anonymous callers reach the public routes and nothing else: every other route answers 401 with
-a problem, and changes nothing."""
+a problem, and changes nothing. The one list of public routes is the route table's `public` rows
+plus the console's pages."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import httpx
@@ -11,23 +13,16 @@ from fastapi.routing import APIRoute
 
 from assay_common.internal_auth import INTERNAL_TOKEN_HEADER
 from assay_gateway.api import events, openapi, status
-from assay_gateway.authentication import authenticate
-from assay_gateway.public_routes import OPEN, SIGN_IN, is_public
+from assay_gateway.authorization import admit
+from assay_gateway.public_routes import SIGN_IN, is_public
+from assay_gateway.routing import ROUTE_TABLE, service_for
 from tests.conftest import Stack
 
-#: One route of each kind behind the gateway, as an anonymous caller might try it.
+#: Every route of the table that needs a caller, as an anonymous caller might try it.
 PROTECTED = [
-    ("GET", "/api/v1/namespaces"),
-    ("POST", "/api/v1/namespaces"),
-    ("GET", "/api/v1/workflows"),
-    ("POST", "/api/v1/workflow-tasks/poll"),
-    ("GET", "/api/v1/auth/whoami"),
-    ("GET", "/api/v1/auth/users"),
-    ("POST", "/api/v1/auth/api-keys"),
-    ("GET", "/api/v1/vault/sys/status"),
-    ("GET", "/v1/sys/mounts"),
-    ("GET", "/api/v1/events"),
-    ("GET", "/api/v1/modules"),
+    (row.method, re.sub(r"\{[a-z_]+\}", "x", row.path))
+    for row in ROUTE_TABLE.rows
+    if row.access in ("signed_in", "permission")
 ]
 
 
@@ -49,13 +44,47 @@ async def test_an_anonymous_caller_of_a_protected_route_gets_401(
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/v1/no-such-route"),
+        ("GET", "/api/v1/events"),
+        ("PUT", "/api/v1/workflows"),
+        ("GET", "/api/v1/vault/sys/status"),
+        ("GET", "/v1/sys/mounts"),
+        ("POST", "/internal/v1/api-keys/validate"),  # Assay's own services only
+    ],
+)
+async def test_what_is_not_a_route_is_404_to_anyone(
+    stack: Stack, anonymous: httpx.AsyncClient, method: str, path: str
+) -> None:
+    for client in (anonymous, stack.client):
+        response = await client.request(method, path, json={})
+
+        assert response.status_code == 404, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "no_such_route"
+
+
 async def test_a_refused_request_changes_nothing(
     stack: Stack, anonymous: httpx.AsyncClient, unique: str
 ) -> None:
     refused = await anonymous.post("/api/v1/namespaces", json={"name": unique})
 
     assert refused.status_code == 401
-    assert (await stack.client.get(f"/api/v1/namespaces/{unique}")).status_code == 404
+    assert unique not in await namespace_names(stack.client)
+
+
+async def namespace_names(client: httpx.AsyncClient) -> set[str]:
+    """The names of every namespace the client can view."""
+    names: set[str] = set()
+    params = {"limit": "500"}
+    while True:
+        page = (await client.get("/api/v1/namespaces", params=params)).json()
+        names |= {namespace["name"] for namespace in page["items"]}
+        if page["next_cursor"] is None:
+            return names
+        params["cursor"] = page["next_cursor"]
 
 
 async def test_identity_headers_from_the_client_do_not_make_it_anyone(anonymous: httpx.AsyncClient) -> None:
@@ -93,18 +122,30 @@ async def test_signing_in_is_open_to_anonymous_callers(anonymous: httpx.AsyncCli
     assert response.status_code == 422
 
 
-def test_every_gateway_route_without_authentication_is_in_the_public_list() -> None:
+def test_every_gateway_route_is_a_row_and_those_it_lets_anyone_reach_are_public() -> None:
     routers = [status.public_router, status.router, openapi.router, events.router]
     for router in routers:
         for route in router.routes:
             assert isinstance(route, APIRoute)
-            authenticated = any(d.call is authenticate for d in route.dependant.dependencies)
-            if not authenticated:
-                assert is_public(route.path), f"{route.path} skips authentication but is not listed"
+            for method in route.methods or ():
+                row = ROUTE_TABLE.get(method, route.path)
+                assert row is not None, f"{method} {route.path} is not in the route table"
+                admitted = any(d.call is admit for d in route.dependant.dependencies)
+                if not admitted:
+                    assert row.access == "public", f"{route.path} lets anyone in but is not public"
 
 
-def test_the_public_list_names_no_route_of_the_workflow_or_vault_services() -> None:
-    services = {rule.service for rule in (*SIGN_IN, *OPEN)}
+def test_sign_in_routes_are_public_rows() -> None:
+    for method, path in SIGN_IN:
+        row = ROUTE_TABLE.get(method, path)
+        assert row is not None and row.access == "public", path
 
-    assert services <= {"gateway", "auth"}
-    assert not is_public("/v1/sys/mounts") and not is_public("/api/v1/workflows")
+
+def test_the_public_routes_are_the_tables_public_rows_and_the_pages() -> None:
+    public = [row for row in ROUTE_TABLE.rows if row.access == "public"]
+
+    assert all(is_public(row.method, row.path) for row in public)
+    assert {service_for(row.path) for row in public} <= {None, "auth"}  # the gateway's own, or auth's
+    assert is_public("GET", "/") and is_public("GET", "/static/status.js")
+    assert not is_public("GET", "/api/v1/workflows") and not is_public("POST", "/api/v1/auth/users")
+    assert not is_public("GET", "/v1/sys/mounts") and not is_public("POST", "/internal/v1/bootstrap")

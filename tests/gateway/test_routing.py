@@ -5,8 +5,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from assay_common.permission_checks import CONSISTENCY_TOKEN_HEADER as CONSISTENCY_HEADER
+from assay_common.permission_checks import Need
 from assay_common.problems import PROBLEM_MEDIA_TYPE
-from assay_gateway.routing import InvalidPath, service_for
+from assay_gateway.authorization import need_of
+from assay_gateway.routing import InvalidPath, NoSuchRoute, route_for, service_for
 from tests.conftest import Stack
 
 
@@ -54,7 +57,7 @@ async def test_unknown_api_route_is_a_problem_404(stack: Stack) -> None:
     assert response.status_code == 404
     assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
     problem = response.json()
-    assert problem["code"] == "not_found"
+    assert problem["code"] == "no_such_route"
     assert problem["instance"] == "/api/v1/no-such-thing"
 
 
@@ -67,7 +70,9 @@ async def test_encoded_dot_segments_are_a_problem_400(stack: Stack) -> None:
 
 async def test_requests_reach_the_routed_service(stack: Stack, unique: str) -> None:
     created = await stack.client.post("/api/v1/namespaces", json={"name": unique, "description": "routing"})
-    fetched = await stack.client.get(f"/api/v1/namespaces/{unique}")
+    # The creator's permission on the new namespace shows at once with the revision that grants it.
+    consistency = {CONSISTENCY_HEADER: created.headers.get(CONSISTENCY_HEADER, "")}
+    fetched = await stack.client.get(f"/api/v1/namespaces/{unique}", headers=consistency)
     page = await stack.client.get("/")
 
     assert created.status_code == 201
@@ -93,3 +98,54 @@ async def test_a_service_called_without_the_internal_token_answers_401(
     assert response.status_code == 401
     assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
     assert response.json()["code"] == "unauthorized"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "row"),
+    [
+        ("DELETE", "/api/v1/auth/api-keys/self", "/api/v1/auth/api-keys/self"),  # fixed wins
+        ("DELETE", "/api/v1/auth/api-keys/k1", "/api/v1/auth/api-keys/{key_id}"),
+        ("HEAD", "/api/v1/workflows/wf-1", "/api/v1/workflows/{workflow_id}"),  # HEAD is GET
+        ("POST", "/internal/v1/bootstrap", "/internal/v1/bootstrap"),
+    ],
+)
+def test_a_request_falls_under_its_row(method: str, path: str, row: str) -> None:
+    found = route_for(method, path)
+
+    assert found is not None and found[0].path == row
+
+
+def test_pages_have_no_row_and_what_else_has_none_is_no_route() -> None:
+    assert route_for("GET", "/account/password") is None
+    assert route_for("POST", "/anything/at/all") is None  # the dashboard answers for its paths
+    for method, path in [("PUT", "/api/v1/workflows"), ("GET", "/api/v1/nothing"), ("GET", "/v1/sys/mounts")]:
+        with pytest.raises(NoSuchRoute):
+            route_for(method, path)
+
+
+@pytest.mark.parametrize(
+    ("body", "namespace"),
+    [
+        (b'{"namespace": "payments"}', "payments"),
+        (b"{}", "main"),
+        (b"", "main"),
+        (b"not json", "main"),
+        (b'["payments"]', "main"),
+        (b'{"namespace": 5}', "main"),
+        (b'{"namespace": ""}', "main"),
+        (b"[" * 100_000, "main"),
+        ('{"namespace": "payments"}'.encode("utf-16"), "payments"),  # as the services read it
+    ],
+)
+def test_a_body_row_names_the_namespace_of_the_body_or_its_default(body: bytes, namespace: str) -> None:
+    found = route_for("POST", "/api/v1/workflows")
+    assert found is not None
+
+    assert need_of(found[0], found[1], {}, body) == Need("namespace", namespace, "operate")
+
+
+def test_an_empty_query_value_is_checked_on_the_default() -> None:
+    found = route_for("GET", "/api/v1/workflows")
+    assert found is not None
+
+    assert need_of(found[0], found[1], {"namespace": ""}, None) == Need("namespace", "main", "view")

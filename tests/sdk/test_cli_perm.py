@@ -273,3 +273,28 @@ async def test_the_sdk_deletes_by_filter_with_preconditions(stack: Stack, unique
         assert check.allowed
         schema = await permissions.read_schema(store=unique)
         assert (schema.text, schema.version) == (DOCS, 1)
+
+
+async def test_a_client_sees_its_own_grants_at_once(stack: Stack, unique: str) -> None:
+    """The client sends the zookie of its last platform write with every request: a grant it made
+    counts for the platform's checks straight away, and handing the zookie on shares that."""
+    async with AssayClient(stack.url, api_key=stack.admin_key) as admin:
+        user = await admin.call("POST", "/api/v1/auth/users", body={"email": f"{unique}@example.com"})
+        made = await admin.call(
+            "POST", f"/api/v1/auth/users/{user['id']}/api-keys", body={"name": unique, "scopes": ["*"]}
+        )
+        await admin.namespaces.create(unique)
+        assert admin.consistency_token is None
+        written = await admin.permissions.write_relationships(
+            [RelationshipUpdate.touch(f"namespace:{unique}#viewer@user:{user['id']}")]
+        )
+        assert admin.consistency_token == written.written_at
+        # A write to another store says nothing about the platform's.
+        await admin.permissions.write_schema(DOCS, store=unique)
+        assert admin.consistency_token == written.written_at
+    async with AssayClient(stack.url, api_key=made["key"]) as viewer:
+        viewer.consistency_token = written.written_at
+        assert (await viewer.workflows.list(namespace=unique)).items == []
+        with pytest.raises(ApiError) as refused:
+            await viewer.workflows.start("w", namespace=unique)
+        assert (refused.value.status, refused.value.code) == (403, "permission_denied")

@@ -104,12 +104,14 @@ async def test_the_config_file_supplies_the_api_url_and_namespace(
     cli: Cli, stack: Stack, namespace: str
 ) -> None:
     await start(stack, namespace, "from-config")
+    elsewhere = f"{namespace}-elsewhere"
+    assert (await stack.client.post("/api/v1/namespaces", json={"name": elsewhere})).status_code == 201
     cli.config_file.parent.mkdir(parents=True)
     cli.config_file.write_text(f'api_url = "{stack.url}"\nnamespace = "{namespace}"\n')
 
     from_config = await cli.run("workflow", "list")
-    env_over_config = await cli.run("workflow", "list", env={"ASSAY_NAMESPACE": "elsewhere"})
-    flag_over_env = await cli.run("workflow", "list", "-n", namespace, env={"ASSAY_NAMESPACE": "elsewhere"})
+    env_over_config = await cli.run("workflow", "list", env={"ASSAY_NAMESPACE": elsewhere})
+    flag_over_env = await cli.run("workflow", "list", "-n", namespace, env={"ASSAY_NAMESPACE": elsewhere})
 
     assert [run["workflow_id"] for run in from_config.json()["items"]] == ["from-config"]
     assert env_over_config.json()["items"] == []

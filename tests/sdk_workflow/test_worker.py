@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -33,6 +33,17 @@ async def hello(ctx: WorkflowContext, input: dict[str, str]) -> str:
 
 async def event_types(client: AssayClient, namespace: str, workflow_id: str) -> list[str]:
     return [event.type for event in await client.workflows.events(workflow_id, namespace=namespace)]
+
+
+def heartbeat_until_cancelled(stopped: threading.Event) -> NoReturn:
+    """An activity's body that runs until the engine cancels it, then sets `stopped`."""
+    try:
+        while True:
+            workflow.heartbeat("working")
+            stopped.wait(0.05)
+    except workflow.ActivityCancelled:
+        stopped.set()
+        raise
 
 
 async def test_hello_runs_two_activities_in_sequence(
@@ -185,13 +196,7 @@ async def test_cancelling_a_workflow_stops_its_running_activity_and_lets_it_comp
     def crunch() -> str:
         infos.append(workflow.activity_info())
         started.set()
-        try:
-            while True:
-                workflow.heartbeat("working")
-                stopped.wait(0.05)
-        except workflow.ActivityCancelled:
-            stopped.set()
-            raise
+        heartbeat_until_cancelled(stopped)
 
     @workflow.defn(name="long-job")
     async def long_job(ctx: WorkflowContext, input: None) -> str:
@@ -374,6 +379,33 @@ async def test_shutdown_lets_a_running_activity_finish_then_deregisters(
     assert [e.attributes["result"] for e in history if e.type == "ActivityCompleted"] == ["finished"]
     workers = await client.call("GET", "/api/v1/workers", params={"namespace": namespace})
     assert workers["items"] == []
+
+
+async def test_a_removed_workers_running_activity_is_stopped_and_runs_again(
+    client: AssayClient, namespace: str, worker: StartWorker
+) -> None:
+    started, stopped = threading.Event(), threading.Event()
+
+    @workflow.activity(name="resumable")
+    def resumable() -> str:
+        if started.is_set():
+            return "done"
+        started.set()
+        heartbeat_until_cancelled(stopped)
+
+    @workflow.defn(name="resumable-job")
+    async def resumable_job(ctx: WorkflowContext, input: None) -> str:
+        return str(await ctx.execute_activity(resumable, heartbeat_timeout=10, start_to_close=60))
+
+    async with worker(workflows=[resumable_job], activities=[resumable]) as running:
+        run = await client.workflows.start("resumable-job", namespace=namespace)
+        await eventually(lambda: _is_set(started), within=30, what="the activity started")
+        # Removing the worker hands its activity back; the worker learns it from its next
+        # heartbeat (its registration is gone), registers again and runs the activity anew.
+        await client.call("DELETE", f"/api/v1/workers/{running.worker_id}")
+        result = await client.workflows.result(run.workflow_id, namespace=namespace, timeout=30)
+    assert result == "done"
+    assert stopped.is_set()
 
 
 async def _has_event(client: AssayClient, namespace: str, workflow_id: str, event_type: str) -> bool:

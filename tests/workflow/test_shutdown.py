@@ -8,7 +8,8 @@ from pathlib import Path
 import httpx
 
 from assay.local import LocalPlatform, PlatformOptions
-from assay_common.internal_auth import INTERNAL_TOKEN_HEADER, InternalTokenMinter, Principal, load_private_key
+from assay_common.internal_auth import INTERNAL_TOKEN_HEADER, InternalTokenMinter, load_private_key
+from tests.auth_api import SERVICE
 from tests.conftest import NatsServer, run_subjects
 from tests.support import eventually
 from tests.workflow.worker import RawWorker
@@ -30,7 +31,8 @@ async def test_open_long_poll_is_answered_when_the_service_stops(
     await platform.start()
     try:
         key = load_private_key((tmp_path / "internal.key").read_bytes())
-        token = InternalTokenMinter(key).mint(Principal.anonymous(), "workflow")
+        # As another service: no auth service runs here to answer permission checks.
+        token = InternalTokenMinter(key).mint(SERVICE, "workflow")
         async with httpx.AsyncClient(
             base_url=platform.service_url("workflow"), headers={INTERNAL_TOKEN_HEADER: token}, timeout=60
         ) as client:

@@ -11,7 +11,8 @@ external issuer's token) is limited by scopes only when it carries some other th
 (a token exchanged for narrower scopes). A scope `<type>:<id>#<permission>` covers that permission
 and the weaker ones of the same object (`namespace:x#operate` covers `work` and `view` of `x`; the
 id may be `*`); `platform:assay#…` scopes also cover what the platform role reaches through the
-`platform` relation of namespaces; `admin` is `platform:assay#administer` and covers everything.
+`platform` relation of namespaces; `admin` is `platform:assay#administer` and `*` is everything
+the owner may do.
 Scopes restrict, they never grant: the subject must still have the permission.
 
 The answers come from the auth service over NATS request/reply (`<prefix>-rpc.auth.permissions.check`,
@@ -55,8 +56,13 @@ PLATFORM_STORE = "platform"
 PLATFORM_ID = "assay"
 #: The scope that stands for `platform:assay#administer`.
 ADMIN_SCOPE = "admin"
+#: The scope of a credential that may do everything its owner may (`assay login`'s key).
+EVERYTHING_SCOPE = "*"
 #: The NATS request subject (after the prefix) the auth service answers checks on.
 CHECK_TOPIC = "permissions.check"
+#: The request header with a consistency token (a zookie, e.g. the `written_at` of a grant): the
+#: checks a request needs are answered at least as fresh as that write.
+CONSISTENCY_TOKEN_HEADER = "assay-consistency-token"
 #: Events of the auth service after which cached answers at older revisions are stale.
 CHANGE_EVENTS = ("relationships_changed", "permission_schema_changed")
 
@@ -129,6 +135,8 @@ def _at_least(resource_type: str, held: str, needed: str) -> bool:
 
 def scope_covers(scope: str, need: Need) -> bool:
     """Whether one scope string covers `need`."""
+    if scope == EVERYTHING_SCOPE:
+        return True
     held = platform("administer") if scope == ADMIN_SCOPE else Need.parse(scope)
     if held is None:
         return False
@@ -141,11 +149,23 @@ def scope_covers(scope: str, need: Need) -> bool:
     return _at_least(need.resource_type, held.permission, need.permission)
 
 
+def platform_role_reaching(need: Need) -> Need | None:
+    """The weakest platform permission that reaches `need` through the object's `platform`
+    relation (the platform schema's arrows, read backwards); None for the platform itself."""
+    if need.resource_type == "platform":
+        return None
+    for permission in reversed(PERMISSION_ORDER["platform"]):
+        reached = PLATFORM_REACH[permission].get(need.resource_type)
+        if reached is not None and _at_least(need.resource_type, reached, need.permission):
+            return platform(permission)
+    return None
+
+
 def limited_by_scopes(principal: Principal) -> bool:
     """Whether `principal`'s scopes restrict what it may do (see the module's description)."""
     if principal.kind in ("api_key", "biscuit"):
         return True
-    return any(scope != ADMIN_SCOPE for scope in principal.scopes)
+    return any(scope not in (ADMIN_SCOPE, EVERYTHING_SCOPE) for scope in principal.scopes)
 
 
 def scopes_cover(principal: Principal, need: Need) -> bool:
@@ -326,14 +346,32 @@ class PermissionChecks:
     # ---- asking --------------------------------------------------------------------------------
 
     async def allowed(self, subject: str, needs: Sequence[Need], at_least: str | None = None) -> list[bool]:
-        """Whether `subject` has each of `needs`, at least as fresh as the zookie `at_least`."""
+        """Whether `subject` has each of `needs`, at least as fresh as the zookie `at_least`.
+
+        On the platform store a need is also met by the platform role that reaches its object
+        through the `platform` relation (`platform_role_reaching`), whether or not that object is
+        linked yet: platform roles reach every namespace, including one created a moment ago (its
+        creator can use it at once) and one that does not exist (whose routes then answer 404,
+        not 403)."""
+        if self.store != PLATFORM_STORE:
+            return await self._ask_store(subject, needs, at_least)
+        roles = [platform_role_reaching(need) for need in needs]
+        asked = list(dict.fromkeys([*needs, *(role for role in roles if role is not None)]))
+        found = dict(zip(asked, await self._ask_store(subject, asked, at_least), strict=True))
+        return [
+            found[need] or (role is not None and found[role]) for need, role in zip(needs, roles, strict=True)
+        ]
+
+    async def _ask_store(self, subject: str, needs: Sequence[Need], at_least: str | None) -> list[bool]:
         wanted = decode_zookie(self.store, at_least) if at_least else 0
         now = time.monotonic()
         keys = [(need.resource, need.permission, subject) for need in needs]
         answers = [self._known(key, wanted, now) for key in keys]
         missing = [i for i, answer in enumerate(answers) if answer is None]
         if missing:
-            query = CheckQuery(checks=[keys[i] for i in missing], at_least=at_least, store=self.store)
+            # Never older than the newest change heard of: any replica answers with it in view.
+            fresh = encode_zookie(self.store, self._floor) if self._floor > wanted else at_least
+            query = CheckQuery(checks=[keys[i] for i in missing], at_least=fresh, store=self.store)
             answer = await self._ask(query)
             for i, allowed in zip(missing, answer.allowed, strict=True):
                 answers[i] = allowed

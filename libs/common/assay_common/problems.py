@@ -1,10 +1,15 @@
-"""RFC 9457 problem+json: the response model, the FastAPI handlers and OpenAPI helpers."""
+"""RFC 9457 problem+json: the response model, the FastAPI handlers and OpenAPI helpers.
+
+Every 401 and 403 the handlers render is also reported to the app's denial listener, when one
+listens (`listen_for_denials`): that is how each refusal becomes an audit record
+(`assay_common.events.access_audit`).
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -36,6 +41,32 @@ _STATUS_CODES = {
     503: "unavailable",
     504: "gateway_timeout",
 }
+
+
+#: Answers that refuse the caller: 401 (who is calling is not established) and 403 (not allowed).
+DENIED_STATUSES = frozenset({401, 403})
+
+
+class DenialListener(Protocol):
+    def denied(self, request: Request, status: int, code: str, needed: str | None) -> None:
+        """A 401/403 problem is being answered to `request`; `needed` is the permission the error
+        names. Called on the request's path: must neither block nor raise."""
+
+
+def listen_for_denials(app: FastAPI, listener: DenialListener | None) -> None:
+    """Report every 401/403 problem `app` renders to `listener` (None: to no one)."""
+    app.state.denial_listener = listener
+
+
+def _report_denial(request: Request, status: int, code: str, needed: object = None) -> None:
+    listener: DenialListener | None = getattr(request.app.state, "denial_listener", None)
+    if listener is None or status not in DENIED_STATUSES:
+        return
+    try:
+        listener.denied(request, status, code, needed if isinstance(needed, str) else None)
+    except Exception:
+        # The answer goes out whatever happens to its audit record.
+        log.exception("the access denial of %s %s could not be recorded", request.method, request.url.path)
 
 
 class FieldError(BaseModel):
@@ -101,6 +132,7 @@ async def _assay_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AssayError)
     if exc.status >= 500:
         log.warning("request failed: %s %s", exc.code, exc.detail)
+    _report_denial(request, exc.status, exc.code, exc.extensions.get("needed"))
     return error_response(exc, instance=request.url.path)
 
 
@@ -128,6 +160,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) else None
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"no route for {request.method} {request.url.path}"
+    _report_denial(request, exc.status_code, code)
     return problem_response(
         exc.status_code, code, title, detail, instance=request.url.path, headers=exc.headers
     )

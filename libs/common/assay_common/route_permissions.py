@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from assay_common.errors import Invalid
 from assay_common.permission_checks import Need
 
 Access = Literal["public", "signed_in", "service", "permission"]
@@ -188,7 +189,9 @@ class RoutePermission:
         resolved: str | None = None,
     ) -> Need:
         """The permission a request needs, its object taken from where the row says (`resolved` is
-        the service's lookup). `MissingObject` when the object cannot be named that way."""
+        the service's lookup). Where the request's value is not a usable string (absent, empty, a
+        number), the row's default stands in: the route's own validation answers a malformed
+        request with its 422. `UnnamedObject` (422) when there is no default either."""
         if self.access != "permission":
             raise ValueError(f"{self.method} {self.path} needs no permission ({self.access})")
         found = self.object_id
@@ -199,15 +202,18 @@ class RoutePermission:
                 "body": body or {},
                 "service": {found.name: resolved} if resolved is not None else {},
             }[found.source]
-            value = values.get(found.name, found.default)
+            value = values.get(found.name)
             if not isinstance(value, str) or not value:
-                raise MissingObject(f"{self.method} {self.path}: no {found.source} value for {found.name!r}")
+                value = found.default
+            if not value:
+                raise UnnamedObject(f"the request must say which {self.resource_type} it acts on")
             found = value
         return Need(self.resource_type, found, self.permission)
 
 
-class MissingObject(ValueError):
-    """A row's object cannot be named from what the request carries."""
+class UnnamedObject(Invalid):
+    code = "unnamed_object"
+    title = "The request does not name what it acts on"
 
 
 def parse_row(method: str, path: str, needs: str) -> RoutePermission:
@@ -236,7 +242,12 @@ class RouteTable:
         if len(set(keys)) != len(keys):
             raise ValueError("a route appears twice in the route permission table")
         self._exact = {(row.method, row.path): row for row in self.rows if "{" not in row.path}
-        self._templated = [(row, _template(row.path)) for row in self.rows if "{" in row.path]
+        # By method, so a request is tried only against the templates it could match (every
+        # proxied request is looked up here).
+        self._templated: dict[str, list[tuple[RoutePermission, re.Pattern[str]]]] = {}
+        for row in self.rows:
+            if "{" in row.path:
+                self._templated.setdefault(row.method, []).append((row, _template(row.path)))
 
     def get(self, method: str, path: str) -> RoutePermission | None:
         """The row of a template (as the OpenAPI names it)."""
@@ -249,8 +260,8 @@ class RouteTable:
         row = self._exact.get((method, path))
         if row is not None:
             return row, {}
-        for row, pattern in self._templated:
-            if row.method == method and (found := pattern.fullmatch(path)):
+        for row, pattern in self._templated.get(method, ()):
+            if found := pattern.fullmatch(path):
                 return row, found.groupdict()
         return None
 
@@ -260,3 +271,14 @@ def _template(path: str) -> re.Pattern[str]:
     return re.compile(
         "".join(f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part) for part in parts)
     )
+
+
+def markdown(rows: tuple[tuple[str, str, str], ...] = TABLE) -> str:
+    """The table as Markdown, for docs/permissions.md (`python -m assay_common.route_permissions`)."""
+    lines = ["| Method | Path | Needs |", "| --- | --- | --- |"]
+    lines += [f"| {method} | `{path}` | `{needs}` |" for method, path, needs in rows]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from assay_common import telemetry
 from assay_common.config import CommonSettings
 from assay_common.db import Database, wait_until_reachable
+from assay_common.events.access_audit import AccessDeniedAudit
 from assay_common.events.bus import EventBus
 from assay_common.events.outbox import Outbox
 from assay_common.events.relay import OutboxRelay
@@ -38,7 +39,7 @@ from assay_common.internal_auth import (
     load_public_keys,
 )
 from assay_common.permission_checks import PermissionChecks
-from assay_common.problems import install_problem_handlers, install_problem_openapi
+from assay_common.problems import install_problem_handlers, install_problem_openapi, listen_for_denials
 
 log = logging.getLogger("assay.service")
 
@@ -189,6 +190,10 @@ def create_service_app(definition: ServiceDefinition) -> FastAPI:
             await rt.db.migrate(definition.migrations)
         await bus.connect()
         await bus.ensure_streams()
+        # Every 401/403 of this service becomes an audit record; the gateway is the edge, where
+        # X-Forwarded-For is the client's own.
+        denials = AccessDeniedAudit(name, bus, behind_gateway=definition.uses_internal_token)
+        listen_for_denials(app, denials)
         rt.wakeups = Wakeups(bus, name)
         await rt.wakeups.start()
         rt.permissions = PermissionChecks(bus, cache_seconds=settings.permission_cache_seconds)
@@ -212,6 +217,8 @@ def create_service_app(definition: ServiceDefinition) -> FastAPI:
                     await task
             if definition.on_stop is not None:
                 await definition.on_stop(rt)
+            listen_for_denials(app, None)
+            await denials.close()
             await rt.wakeups.stop()
             await rt.permissions.stop()
             await bus.close()

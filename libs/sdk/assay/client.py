@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from assay._event import Event, parse_event
 from assay._sse import Frame, Reader
 from assay.workflow._history import HistoryEvent
+from assay_common.permission_checks import CONSISTENCY_TOKEN_HEADER
 
 log = logging.getLogger("assay.client")
 
@@ -451,6 +452,10 @@ class AssayClient:
         self.workers = Workers(self)
         self.queues = Queues(self)
         self.permissions = Permissions(self)
+        #: The zookie of this client's last write to the platform permission store. Sent with every
+        #: request (`Assay-Consistency-Token`), so the platform's permission checks see this
+        #: client's own grants at once; set it to share a write's visibility with another client.
+        self.consistency_token: str | None = None
 
     async def __aenter__(self) -> AssayClient:
         return self
@@ -557,7 +562,9 @@ class AssayClient:
     ) -> Answer:
         """One request, its answer read whole; transport failures become `ApiUnreachable`."""
         data = None if body is None else json.dumps(body).encode()
-        headers = {"content-type": "application/json"} if data is not None else None
+        headers = {"content-type": "application/json"} if data is not None else {}
+        if self.consistency_token is not None:
+            headers[CONSISTENCY_TOKEN_HEADER] = self.consistency_token
         limit = aiohttp.ClientTimeout(total=self.timeout if timeout is None else timeout)
         try:
             async with self._http().request(
@@ -817,13 +824,14 @@ class Namespaces:
         self._client = client
 
     async def create(self, name: str, description: str = "") -> Namespace:
-        """Create namespace `name`. Raises `ApiError` 409 when it exists, 422 when the name is
-        not allowed."""
+        """Create namespace `name` (needs `platform:assay#operate`); platform roles reach it once
+        this returns. Raises `ApiError` 409 when it exists, 422 when the name is not allowed."""
         body = {"name": name, "description": description}
         return Namespace.model_validate(await self._client.call("POST", "/api/v1/namespaces", body=body))
 
     async def list(self, *, limit: int = 100, cursor: str | None = None) -> NamespacePage:
-        """A page of namespaces by name; pass the page's `next_cursor` as `cursor` for the next."""
+        """A page of the namespaces the caller can view, by name; pass the page's `next_cursor` as
+        `cursor` for the next."""
         params: dict[str, str | int | float] = {"limit": limit}
         if cursor is not None:
             params["cursor"] = cursor
@@ -831,12 +839,14 @@ class Namespaces:
         return NamespacePage.model_validate(answer)
 
     async def get(self, name: str) -> Namespace:
-        """Namespace `name`. Raises `ApiError` 404 when there is none."""
+        """Namespace `name`. Raises `ApiError` 403 `permission_denied` when the caller cannot view
+        it, which is also the answer when there is none (nobody holds a permission on it)."""
         answer = await self._client.call("GET", f"/api/v1/namespaces/{quote(name, safe='')}")
         return Namespace.model_validate(answer)
 
     async def delete(self, name: str) -> None:
-        """Delete namespace `name`. Raises `ApiError` 404 when there is none, 409 when it is
+        """Delete namespace `name` (needs `namespace:<name>#administer`), and every grant on it.
+        Raises `ApiError` 403 when the caller may not (also when there is none), 409 when it is
         still in use."""
         await self._client.call("DELETE", f"/api/v1/namespaces/{quote(name, safe='')}")
 
@@ -888,9 +898,11 @@ class Permissions:
         `column`) when it does not parse, 409 when existing relationships would lose their meaning
         (`force` deletes them instead)."""
         body = {"schema": schema, "force": force}
-        return PermissionSchema.model_validate(
+        written = PermissionSchema.model_validate(
             await self._client.call("PUT", _store(store, "schema"), body=body)
         )
+        self._wrote(store, written.written_at)
+        return written
 
     async def read_schema(self, *, store: str = PLATFORM_STORE) -> PermissionSchema:
         """The store's schema. Raises `ApiError` 404 when it has none yet."""
@@ -909,7 +921,9 @@ class Permissions:
             "preconditions": [p.model_dump(exclude_none=True) for p in preconditions],
         }
         answer = await self._client.call("POST", _store(store, "relationships"), body=body)
-        return RelationshipsWritten.model_validate(answer)
+        written = RelationshipsWritten.model_validate(answer)
+        self._wrote(store, written.written_at)
+        return written
 
     async def read_relationships(
         self,
@@ -948,7 +962,15 @@ class Permissions:
             "preconditions": [p.model_dump(exclude_none=True) for p in preconditions],
         }
         answer = await self._client.call("POST", _store(store, "relationships/delete"), body=body)
-        return RelationshipsDeleted.model_validate(answer)
+        deleted = RelationshipsDeleted.model_validate(answer)
+        self._wrote(store, deleted.written_at)
+        return deleted
+
+    def _wrote(self, store: str, zookie: str) -> None:
+        """Later requests of the client see a write to the platform store (the platform's own
+        checks read only that one)."""
+        if store == PLATFORM_STORE:
+            self._client.consistency_token = zookie
 
     async def check(
         self,

@@ -40,7 +40,7 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
         installed = await identity.platform.install()
         if installed.outcome in ("installed", "upgraded"):
             log.info("platform permission schema %s (version %d)", installed.outcome, installed.version)
-        rt.start_background("audit-log", identity.audit.consumer(rt.bus).run())
+        rt.start_background("audit-log", identity.audit.follow(rt.bus))
         rt.start_background("permission-answers", PermissionAnswers(identity.permissions).serve(rt.bus))
         links = NamespaceLinks(identity.ctx, identity.permissions)
         rt.start_background("namespace-links", links.consumer(rt.bus).run())

@@ -15,7 +15,9 @@ from assay_common.service import (
 )
 from assay_gateway.api import events, openapi, proxy, status
 from assay_gateway.authentication import Authenticator
+from assay_gateway.authorization import Gatekeeper
 from assay_gateway.bearer_tokens import JwtVerifier
+from assay_gateway.biscuits import BiscuitVerifier
 from assay_gateway.gateway import Gateway
 from assay_gateway.openapi_merge import OpenApiCatalog
 from assay_gateway.proxy import Proxy
@@ -35,18 +37,22 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         upstreams = Upstreams.of(create_client(settings), settings)
         forwarder = Proxy(upstreams, minter)
         rt.start_background("proxy-stop", forwarder.stop_on(shutting_down(app)))
+        authenticator = Authenticator(
+            upstreams,
+            minter,
+            settings.auth_cache_seconds,
+            JwtVerifier.for_gateway(settings, upstreams, minter),
+        )
+        biscuits = BiscuitVerifier(upstreams, minter, settings.biscuit_cache_seconds)
         app.state.gateway = Gateway(
             settings=settings,
             version=version,
             bus=rt.bus,
             upstreams=upstreams,
             proxy=forwarder,
-            authenticator=Authenticator(
-                upstreams,
-                minter,
-                settings.auth_cache_seconds,
-                JwtVerifier.for_gateway(settings, upstreams, minter),
-            ),
+            authenticator=authenticator,
+            biscuits=biscuits,
+            gatekeeper=Gatekeeper(authenticator, rt.checks, biscuits, settings.max_authorized_body_bytes),
             catalog=OpenApiCatalog(
                 upstreams,
                 app.openapi,
@@ -56,7 +62,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 fetch_timeout=settings.health_timeout_seconds,
             ),
         )
-        rt.start_background("credential-revocations", app.state.gateway.authenticator.forget_on(rt.bus))
+        rt.start_background("credential-revocations", authenticator.forget_on(rt.bus))
+        rt.start_background("biscuit-revocations", biscuits.forget_on(rt.bus))
 
     async def on_stop(rt: Runtime) -> None:
         await app.state.gateway.authenticator.jwts.close()

@@ -3,43 +3,33 @@
 In order: the `assay_session` cookie (a browser; its state-changing requests also need the
 `X-CSRF-Token` header to match the `assay_csrf` cookie and the session's CSRF token), then an
 `Authorization: Bearer assay_…` API key, then any other `Authorization: Bearer` JWT, verified here
-against its issuer's keys (`bearer_tokens`). The auth service says whom a session or an API key
-belongs to; its answers (also "no one") are kept for `auth_cache_seconds`, so a revoked session
-or key stops working at the gateway within that window. A request without credentials is
-anonymous; a request with credentials that do not hold is refused (401), never downgraded to
-anonymous; an anonymous caller reaches only the routes of `public_routes`, and gets 401 everywhere else.
-
-Every route of the gateway but health and version (the proxy, the event stream, the OpenAPI
-document) depends on `authenticate`; the principal it returns is what the internal token
-vouches for.
+against its issuer's keys (`bearer_tokens`), then a bearer biscuit, which stands for someone only
+once it is verified for a request (`authorization`, `biscuits`). The auth service says whom a
+session or an API key belongs to; its answers (also "no one") are kept for `auth_cache_seconds`,
+so a revoked session or key stops working at the gateway within that window. A request without
+credentials is anonymous; a request with credentials that do not hold is refused (401), never
+downgraded to anonymous. What each caller may reach is `authorization`'s to say.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
-import logging
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-import aiohttp
-from fastapi import Depends, Request
-from nats.errors import Error as NatsError
-from pydantic import ValidationError
+from fastapi import Request
 
 from assay_common.errors import BadGateway, Forbidden, Unauthorized
 from assay_common.events.bus import EventBus
-from assay_common.events.envelope import CloudEvent
 from assay_common.events.schemas.auth import CredentialsRevoked
-from assay_common.internal_auth import INTERNAL_TOKEN_HEADER, InternalTokenMinter, Principal
+from assay_common.internal_auth import InternalTokenMinter, Principal
+from assay_gateway.auth_events import follow
 from assay_gateway.bearer_tokens import JwtVerifier, looks_like_jwt
-from assay_gateway.public_routes import is_public, is_sign_in
-from assay_gateway.upstreams import Upstreams
-
-log = logging.getLogger("assay.gateway.authentication")
+from assay_gateway.biscuits import BiscuitBearer, looks_like_biscuit
+from assay_gateway.upstreams import GATEWAY, Upstreams
 
 SESSION_COOKIE = "assay_session"
 CSRF_COOKIE = "assay_csrf"
@@ -49,8 +39,6 @@ API_KEY_PREFIX = "assay_"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOGOUT_PATH = "/api/v1/auth/logout"
 TOKEN_EXCHANGE_PATH = "/api/v1/auth/token"
-#: How the gateway itself appears to the auth service when it asks about a credential.
-GATEWAY = Principal(id="gateway", kind="service")
 #: The most credentials remembered at once; beyond it the oldest answers are dropped.
 MAX_CACHED = 10_000
 
@@ -79,10 +67,10 @@ class Authenticator:
         self.jwts = jwts
         self._known: dict[str, tuple[float, Resolved | None]] = {}
 
-    async def principal(self, request: Request) -> Principal:
+    async def identify(self, request: Request) -> Principal | BiscuitBearer:
+        """The caller behind the request's credentials (anonymous without any); a bearer biscuit
+        as it came, to be verified for the request it is used for."""
         path = request.scope["path"]
-        if is_sign_in(path):
-            return Principal.anonymous()
         if secret := request.cookies.get(SESSION_COOKIE):
             session = await self._resolve("sessions", {"secret": secret})
             if session is None:
@@ -95,17 +83,19 @@ class Authenticator:
         scheme, _, credential = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and credential.strip():
             credential = credential.strip()
-            if not credential.startswith(API_KEY_PREFIX):
-                if not looks_like_jwt(credential):
-                    raise Unauthorized("the bearer token is neither an Assay API key nor a JWT")
+            if credential.startswith(API_KEY_PREFIX):
+                key = await self._resolve("api-keys", {"key": credential})
+                if key is None:
+                    raise Unauthorized("the API key is unknown, expired or revoked")
+                return key.principal
+            if looks_like_jwt(credential):
                 if path == TOKEN_EXCHANGE_PATH:
                     # A JWT exchanged for a fresh one would never have to end.
                     raise Unauthorized("exchange a session or an API key for a token, not a token")
                 return await self.jwts.verify(credential)
-            key = await self._resolve("api-keys", {"key": credential})
-            if key is None:
-                raise Unauthorized("the API key is unknown, expired or revoked")
-            return key.principal
+            if looks_like_biscuit(credential):
+                return BiscuitBearer(credential)
+            raise Unauthorized("the bearer token is neither an Assay API key, a JWT nor a biscuit")
         if scheme:
             raise Unauthorized("use a session cookie or an `Authorization: Bearer assay_…` API key")
         return Principal.anonymous()
@@ -128,21 +118,8 @@ class Authenticator:
         return len(stale)
 
     async def forget_on(self, bus: EventBus) -> None:
-        """Follow `credentials_revoked` events (every gateway replica sees each one: a plain
-        subscription, no shared consumer) until cancelled. A missed one only means the cache
-        window applies."""
-        subject = bus.subjects.event("auth", None, CredentialsRevoked.event_name)
-        subscription = await bus.nc.subscribe(subject)
-        try:
-            async for message in subscription.messages:
-                try:
-                    event = CloudEvent.from_json(message.data)
-                    self.forget(CredentialsRevoked.model_validate(event.data))
-                except ValidationError:
-                    log.warning("ignored a credentials_revoked message that is not one")
-        finally:
-            with contextlib.suppress(NatsError):
-                await subscription.unsubscribe()
+        """Follow `credentials_revoked` events until cancelled."""
+        await follow(bus, CredentialsRevoked, self.forget)
 
     async def _resolve(self, kind: str, body: dict[str, str]) -> Resolved | None:
         """The auth service's answer for a credential, remembered for a while (only a hash of
@@ -160,17 +137,13 @@ class Authenticator:
         return answer
 
     async def _ask(self, kind: str, body: dict[str, str]) -> Resolved | None:
-        headers = {
-            INTERNAL_TOKEN_HEADER: self.minter.mint(GATEWAY, audience="auth"),
-            # Named here: the shared session adds no Content-Type of its own (see upstreams).
-            "content-type": "application/json",
-        }
-        url = self.upstreams.url("auth", f"/internal/v1/{kind}/validate")
-        try:
-            async with self.upstreams.client.post(url, data=json.dumps(body), headers=headers) as response:
-                status, content = response.status, await response.read()
-        except (aiohttp.ClientError, TimeoutError):
-            raise BadGateway("the auth service is not reachable to check the credentials") from None
+        status, content = await self.upstreams.post_json(
+            "auth",
+            f"/internal/v1/{kind}/validate",
+            body,
+            token=self.minter.mint(GATEWAY, audience="auth"),
+            purpose="check the credentials",
+        )
         if status in (401, 422):
             return None  # not a credential of anyone's (422: not even shaped like one)
         if status != 200:
@@ -203,16 +176,3 @@ def check_csrf(request: Request, session: Resolved) -> None:
         and hmac.compare_digest(hashlib.sha256(header.encode()).hexdigest(), expected)
     ):
         raise CsrfFailed(f"a signed-in browser's {request.method} needs the {CSRF_HEADER} header")
-
-
-async def authenticate(request: Request) -> Principal:
-    """The principal behind `request` (FastAPI dependency); 401 for an anonymous caller of a
-    route that is not public."""
-    authenticator: Authenticator = request.app.state.gateway.authenticator
-    principal = await authenticator.principal(request)
-    if principal.kind == "anonymous" and not is_public(request.scope["path"]):
-        raise Unauthorized("sign in, or send an API key or token: `Authorization: Bearer <credential>`")
-    return principal
-
-
-Caller = Annotated[Principal, Depends(authenticate)]

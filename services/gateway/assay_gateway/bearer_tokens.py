@@ -42,7 +42,7 @@ from joserfc.jwk import ECKey, OKPKey, RSAKey
 from assay_common.errors import BadGateway, Unauthorized
 from assay_common.internal_auth import InternalTokenMinter, Principal
 from assay_gateway.settings import GatewaySettings, TrustedIssuer
-from assay_gateway.upstreams import Upstreams
+from assay_gateway.upstreams import GATEWAY, Upstreams
 
 log = logging.getLogger("assay.gateway.bearer_tokens")
 
@@ -59,8 +59,6 @@ ASSAY_KINDS = frozenset({"user", "api_key"})
 #: A discovery document or JWKS larger than this is refused.
 MAX_DOCUMENT_BYTES = 1024 * 1024
 FETCH_TIMEOUT_SECONDS = 5.0
-#: How the gateway appears to the auth service when it fetches Assay's keys.
-GATEWAY = Principal(id="gateway", kind="service")
 
 Key = OKPKey | RSAKey | ECKey
 _KEY_TYPES: dict[str, type[Key]] = {"OKP": OKPKey, "RSA": RSAKey, "EC": ECKey}

@@ -8,6 +8,8 @@ from fastapi import Request
 
 from assay_common.events.bus import EventBus
 from assay_gateway.authentication import Authenticator
+from assay_gateway.authorization import Gatekeeper
+from assay_gateway.biscuits import BiscuitVerifier
 from assay_gateway.openapi_merge import OpenApiCatalog
 from assay_gateway.proxy import Proxy
 from assay_gateway.settings import GatewaySettings
@@ -22,6 +24,8 @@ class Gateway:
     upstreams: Upstreams
     proxy: Proxy
     authenticator: Authenticator
+    biscuits: BiscuitVerifier
+    gatekeeper: Gatekeeper
     catalog: OpenApiCatalog
 
 

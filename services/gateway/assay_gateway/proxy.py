@@ -1,6 +1,7 @@
 """The streaming reverse proxy: one request in, the same request to the service, its answer back.
 
-Bodies stream both ways (nothing is buffered whole), headers are cleaned of hop-by-hop fields in
+Bodies stream both ways (nothing is buffered whole, except a request body the gateway had to read
+to authorize the request: it is sent on exactly as received), headers are cleaned of hop-by-hop fields in
 both directions (RFC 9110 §7.6.1), and the service learns who called from the internal token
 alone: anything a client sends that looks like one is dropped.
 """
@@ -165,7 +166,7 @@ class Outgoing:
 
     method: str
     url: URL
-    body: AsyncIterator[bytes] | None
+    body: AsyncIterator[bytes] | bytes | None
     headers: list[tuple[str, str]]
 
 
@@ -191,8 +192,11 @@ class Proxy:
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._stopping = False
 
-    async def forward(self, request: Request, service: str, principal: Principal) -> Response:
-        """Send `request` to `service` on behalf of `principal`; 502 if it is down, 504 if it is slow."""
+    async def forward(
+        self, request: Request, service: str, principal: Principal, body: bytes | None = None
+    ) -> Response:
+        """Send `request` to `service` on behalf of `principal`, with `body` when it has been read
+        already (else the request's body streams through); 502 if it is down, 504 if it is slow."""
         request_id: str = request.state.request_id
         # The raw path, not the decoded one, so that `%2F` and friends reach the service unchanged.
         path_and_query: bytes = request.scope.get("raw_path") or request.url.path.encode()
@@ -200,14 +204,16 @@ class Proxy:
             path_and_query += b"?" + request.scope["query_string"]
         url = URL(self.upstreams.url(service) + path_and_query.decode("latin-1"), encoded=True)
         body_read = asyncio.Event()
-        body = _read_then_signal(request.stream(), body_read) if _has_body(request) else None
-        if body is None:
+        sent: AsyncIterator[bytes] | bytes | None = body
+        if body is None and _has_body(request):
+            sent = _read_then_signal(request.stream(), body_read)
+        else:
             body_read.set()
         with tracer.start_as_current_span(f"proxy {service}", kind=trace.SpanKind.CLIENT):
             outgoing = Outgoing(
                 request.method,
                 url,
-                body,
+                sent,
                 [
                     (name.decode("latin-1"), value.decode("latin-1"))
                     for name, value in request_headers(

@@ -1,4 +1,5 @@
-"""The routing table: which service serves which public path (ARCHITECTURE §5), in one place.
+"""The routing table: which service serves which public path (ARCHITECTURE §5), in one place;
+and which row of the route → permission table (`assay_common.route_permissions`) a request is.
 
 Services serve their routes at the same paths the gateway exposes, so routing never rewrites a
 path; it only picks the service. The gateway's own routes (`/api/v1/health`, `/api/v1/events/…`,
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assay_common.errors import BadRequest
+from assay_common.errors import BadRequest, NotFound
+from assay_common.route_permissions import RoutePermission, RouteTable
 
 #: Every service behind the gateway, in the order status pages list them.
 SERVICES = ("workflow", "auth", "vault", "dashboard")
@@ -79,3 +81,25 @@ def prefixes_of(service: str) -> list[str]:
     if service == FALLBACK_SERVICE:
         prefixes.append("/")
     return prefixes
+
+
+#: Every route of every service and what it needs, parsed once.
+ROUTE_TABLE = RouteTable()
+
+
+class NoSuchRoute(NotFound):
+    code = "no_such_route"
+    title = "No such route"
+
+
+def route_for(method: str, path: str) -> tuple[RoutePermission, dict[str, str]] | None:
+    """The row of the route table a request falls under, with its path parameters; None for a
+    page of the console (a path outside the API that the dashboard serves). `NoSuchRoute` (404)
+    when it is neither: the table names every route, so what it lacks is not one."""
+    service = service_for(path)  # first: a path with dot segments is refused, whatever its row
+    found = ROUTE_TABLE.match(method, path)
+    if found is not None:
+        return found
+    if service == FALLBACK_SERVICE:
+        return None
+    raise NoSuchRoute(f"there is no route {method} {path}")

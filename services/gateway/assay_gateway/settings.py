@@ -59,6 +59,19 @@ class GatewaySettings(CommonSettings):
         description="How long the auth service's answer about a session or API key is reused: a "
         "revoked credential stops working within this window",
     )
+    biscuit_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=1.0,
+        description="How long the auth service's verdict on a bearer biscuit for one request's facts "
+        "is reused (at most a second; a revocation event ends it at once)",
+    )
+    max_authorized_body_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="The largest request body the gateway reads to find the object a route's "
+        "permission is on (starting a workflow, registering a worker); larger ones are refused with 413",
+    )
     health_timeout_seconds: float = Field(
         default=2.0, gt=0, description="How long `/api/v1/health` waits for each service's /readyz"
     )

@@ -5,17 +5,22 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from assay_common.errors import BadGateway
+from assay_common.internal_auth import INTERNAL_TOKEN_HEADER, Principal
 from assay_gateway.routing import SERVICES
 from assay_gateway.settings import GatewaySettings
 
 #: Idle upstream connections are dropped before uvicorn's own 5 s keep-alive timeout would close
 #: them, so a request is never sent on a connection the service is closing at that very moment.
 KEEPALIVE_EXPIRY_SECONDS = 4.0
+#: How the gateway itself appears to the services it asks (about credentials, keys, biscuits).
+GATEWAY = Principal(id="gateway", kind="service")
 
 
 def create_client(settings: GatewaySettings) -> aiohttp.ClientSession:
@@ -66,6 +71,24 @@ class Upstreams:
 
     def url(self, service: str, path: str = "") -> str:
         return self.urls[service] + path
+
+    async def post_json(
+        self, service: str, path: str, body: Mapping[str, Any], *, token: str, purpose: str
+    ) -> tuple[int, bytes]:
+        """POST `body` as JSON to `service` with the internal token `token`; the status and body
+        of its answer. `BadGateway` when it cannot be reached (`purpose`: to do what)."""
+        headers = {
+            INTERNAL_TOKEN_HEADER: token,
+            # Named here: the shared session adds no Content-Type of its own.
+            "content-type": "application/json",
+        }
+        try:
+            async with self.client.post(
+                self.url(service, path), data=json.dumps(body), headers=headers
+            ) as response:
+                return response.status, await response.read()
+        except (aiohttp.ClientError, TimeoutError):
+            raise BadGateway(f"the {service} service is not reachable to {purpose}") from None
 
     async def probe(self, service: str, path: str, within: float) -> Probe:
         """GET a standard endpoint of `service`; never raises, a failure is described in `error`."""

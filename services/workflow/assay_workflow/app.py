@@ -2,16 +2,27 @@
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
+from assay_common.problems import problems
 from assay_common.service import Runtime, ServiceDefinition, create_service_app
 from assay_workflow.api import activity_tasks, namespaces, queues, workers, workflow_tasks, workflows
+from assay_workflow.api.access import access
 from assay_workflow.domain.engine import Engine
+from assay_workflow.domain.namespaces import DEFAULT_NAMESPACE, Namespaces
 from assay_workflow.domain.timekeeper import Timekeeper
 from assay_workflow.settings import WorkflowSettings
 from assay_workflow.store import tables
 
 MIGRATIONS = Path(__file__).parent / "store" / "migrations"
+
+
+def api_router() -> APIRouter:
+    """Every route of the API, each checked against its row of the route permission table."""
+    router = APIRouter(dependencies=[Depends(access)], responses=problems(401, 403))
+    for module in (namespaces, workflows, workers, workflow_tasks, activity_tasks, queues):
+        router.include_router(module.router)
+    return router
 
 
 def create_app(settings: WorkflowSettings | None = None) -> FastAPI:
@@ -22,20 +33,16 @@ def create_app(settings: WorkflowSettings | None = None) -> FastAPI:
         engine = Engine(rt.store, rt.events, rt.wakeups, settings)
         app.state.engine = engine
         rt.start_background("timekeeper", Timekeeper(engine).run())
+        # `main` was made by the first migration, without the event that links it to the platform
+        # in the permission store (for lookups and the store's own answers).
+        await Namespaces(rt.store, rt.events).announce(DEFAULT_NAMESPACE)
 
     return create_service_app(
         ServiceDefinition(
             name="workflow",
             description="Durable workflows: namespaces, workflows, workers and the worker protocol.",
             settings=settings,
-            routers=[
-                namespaces.router,
-                workflows.router,
-                workers.router,
-                workflow_tasks.router,
-                activity_tasks.router,
-                queues.router,
-            ],
+            routers=[api_router()],
             migrations=MIGRATIONS,
             outbox_table=tables.outbox,
             on_start=start,

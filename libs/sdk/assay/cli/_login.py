@@ -130,7 +130,9 @@ async def _key_from_password(api_url: str, email: str, password: str, name: str)
         signed_in = await _post(http, api_url, "/api/v1/auth/login", {"email": email, "password": password})
         csrf = {"x-csrf-token": signed_in["csrf_token"]}
         try:
-            created = await _post(http, api_url, "/api/v1/auth/api-keys", {"name": name}, csrf)
+            # `*`: the key may do whatever its owner may, like the signed-in user it stands in for.
+            key = {"name": name, "scopes": ["*"]}
+            created = await _post(http, api_url, "/api/v1/auth/api-keys", key, csrf)
         finally:
             await _post(http, api_url, "/api/v1/auth/logout", None, csrf)
     return created["key"], created["id"]

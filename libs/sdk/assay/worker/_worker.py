@@ -525,7 +525,9 @@ class Worker:
                     body={"worker_id": self.worker_id, "heartbeats": beats},
                 )
             except ApiError as exc:
-                if exc.status == 409:  # every token stale: none of these activities is ours any more
+                # Every token stale, or this worker removed (which handed its activities back):
+                # none of these activities is ours any more.
+                if exc.status == 409 or exc.code == "worker_not_found":
                     for beat in beats:
                         self._cancel_activity(beat["task_token"])
                 continue

@@ -1,4 +1,4 @@
-"""`/api/v1/auth/audit`: the audit log of the auth service, for administrators."""
+"""`/api/v1/auth/audit`: the audit log of every service, kept by the auth service, for administrators."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class AuditRecordOut(BaseModel):
     id: str = Field(description="The audit event's id (UUIDv7)")
     time: datetime
     action: str = Field(examples=["login_failed"])
+    service: str = Field(description="The service that published the record", examples=["auth"])
     actor_id: str | None
     actor_kind: str
     target_type: str | None
@@ -32,6 +33,7 @@ class AuditRecordOut(BaseModel):
             id=row.id,
             time=row.occurred_at,
             action=row.action,
+            service=row.service,
             actor_id=row.actor_id,
             actor_kind=row.actor_kind,
             target_type=row.target_type,
@@ -56,6 +58,9 @@ async def query_audit(
         str | None, Query(max_length=255, description="Who acted (a user id, a service)")
     ] = None,
     action: Annotated[str | None, Query(max_length=100, description="e.g. login_failed")] = None,
+    service: Annotated[
+        str | None, Query(max_length=50, description="The service that published it, e.g. gateway")
+    ] = None,
     target: Annotated[str | None, Query(max_length=255, description="What was acted on (an id)")] = None,
     since: Annotated[datetime | None, Query(description="At or after this time")] = None,
     until: Annotated[datetime | None, Query(description="Before this time")] = None,
@@ -65,7 +70,14 @@ async def query_audit(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> AuditPage:
     rows = await domain.audit.query(
-        actor=actor, action=action, target=target, since=since, until=until, before=cursor, limit=limit + 1
+        actor=actor,
+        action=action,
+        service=service,
+        target=target,
+        since=since,
+        until=until,
+        before=cursor,
+        limit=limit + 1,
     )
     page = rows[:limit]
     return AuditPage(

@@ -15,6 +15,7 @@ from assay_auth.domain.csrf import CSRF_COOKIE
 from assay_auth.domain.errors import LoginThrottled
 from assay_auth.domain.identity import Identity
 from assay_auth.domain.sessions import ClientInfo
+from assay_common.events.access_audit import client_address as client_address
 from assay_common.internal_auth import Principal
 from assay_common.problems import error_response
 from assay_common.service import caller
@@ -25,16 +26,6 @@ SESSION_COOKIE = "assay_session"
 async def identity(request: Request) -> Identity:
     found: Identity = request.app.state.identity
     return found
-
-
-def client_address(request: Request) -> str | None:
-    """The client's address: the last hop of X-Forwarded-For, which the gateway appends (earlier
-    hops come from the client and prove nothing); the peer's address when there is none."""
-    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
-    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-    if hops:
-        return hops[-1][:100]
-    return request.client.host if request.client else None
 
 
 def client_info(request: Request) -> ClientInfo:

@@ -5,7 +5,8 @@ Every route exists twice: under `/api/v1/auth/permissions/…` for the platform'
 independent graph with a schema of its own).
 
 Who may call: administrators (and Assay's services) for everything; any signed-in user or API key
-for checks (`/check`, `/check/bulk`), which answer yes or no without revealing the graph. Schema,
+for checks (`/check`, `/check/bulk`) about themselves (`user:<their id>`), and about other subjects
+with `platform:assay#view`: checks answer yes or no without revealing the graph. Schema,
 relationship reads and writes, expand and lookups show or change the graph: administrators only.
 
 Every write answers with `written_at`, a zookie: a query with consistency
@@ -25,6 +26,7 @@ from assay_auth.domain.context import Actor
 from assay_auth.domain.permission_service import (
     MAX_BATCH,
     PLATFORM_STORE,
+    CheckItem,
     Consistency,
     Precondition,
     Update,
@@ -343,6 +345,7 @@ async def any_caller(request: Request, domain: Domain, principal: Principal = De
 
 Store = Annotated[str, Depends(current_store)]
 Anyone = Annotated[Actor, Depends(any_caller)]
+Caller = Annotated[Principal, Depends(caller)]
 
 
 # ---- routes ------------------------------------------------------------------------------------
@@ -455,12 +458,13 @@ async def delete_relationships(body: DeleteIn, store: Store, actor: Admin, domai
     return DeletedOut(deleted=written.deleted, written_at=written.zookie)
 
 
-def _check_item(resource: str, permission: str, subject: str) -> Any:
+def _check_item(resource: str, permission: str, subject: str) -> CheckItem:
     return (parse_object_ref(resource), validate_relation_name(permission), parse_subject_ref(subject))
 
 
-async def check(body: CheckIn, store: Store, actor: Anyone, domain: Domain) -> Response:
+async def check(body: CheckIn, store: Store, actor: Anyone, principal: Caller, domain: Domain) -> Response:
     item = _check_item(body.resource, body.permission, body.subject)
+    await domain.access.may_check(principal, (item[2],))
     answers, at = await domain.permissions.check(store, [item], body.consistency.domain())
     # Written directly (the shape of `CheckOut`): validating and encoding a two-field answer
     # through the response model costs a noticeable share of a cached check.
@@ -468,8 +472,11 @@ async def check(body: CheckIn, store: Store, actor: Anyone, domain: Domain) -> R
     return Response(content, media_type="application/json")
 
 
-async def check_bulk(body: BulkCheckIn, store: Store, actor: Anyone, domain: Domain) -> BulkCheckOut:
+async def check_bulk(
+    body: BulkCheckIn, store: Store, actor: Anyone, principal: Caller, domain: Domain
+) -> BulkCheckOut:
     items = [_check_item(i.resource, i.permission, i.subject) for i in body.items]
+    await domain.access.may_check(principal, (subject for _, _, subject in items))
     answers, at = await domain.permissions.check(store, items, body.consistency.domain())
     return BulkCheckOut(
         results=[

@@ -4,17 +4,24 @@
   as administrators, and alone may call the internal routes.
 - `user` principals are users signed in through a session (or another user credential); when the
   principal names its session, the session must still be live.
-- `api_key` principals act for the key's owner, with the key's scopes; administration through an
-  API key needs an administrator's key carrying the `admin` scope.
+- `api_key` principals act for the key's owner, within the key's scopes.
 - `anonymous` principals may only sign in and ask for password recovery.
+
+Administrators are decided by the platform permission store: the caller's subject (`user:<id>`)
+must hold `platform:assay#administer` (directly, through a group, however it was granted), and a
+credential limited by scopes (an API key, a narrowed token) must carry one covering it (`admin`
+does; see `assay_common.permission_checks`). The store is read at its current revision, so a role
+granted or revoked a moment ago counts at once. A user's `is_admin` flag is only its mirror.
 
 A user who is disabled or gone is treated as not signed in, whatever the token says.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -26,17 +33,32 @@ from assay_auth.domain.errors import (
     ServiceRequired,
     UserSessionRequired,
 )
+from assay_auth.domain.permission_service import PLATFORM_STORE, Consistency, NoSchema, PermissionStores
+from assay_auth.domain.permissions import InvalidPermissionQuery, ObjectRef, SubjectRef, parse_subject_ref
 from assay_auth.store import sessions as session_store
 from assay_auth.store import users as user_store
 from assay_auth.store.rows import UserRow
 from assay_common.internal_auth import Principal
+from assay_common.permission_checks import (
+    Need,
+    PermissionDenied,
+    ScopeNotHeld,
+    platform,
+    scopes_cover,
+    subject_of,
+)
 
-#: The scope an administrator's API key needs to administer.
-ADMIN_SCOPE = "admin"
-#: How long `standing` reuses a caller's confirmation (an enabled user, a live session), per
-#: process. The gateway already reuses a credential's validation for seconds, so this adds at most
-#: this much to how late a revocation reaches the routes using it (permission checks), and spares
-#: their hot path a database read per request.
+log = logging.getLogger("assay.auth.access")
+
+#: What administering needs.
+ADMINISTER = platform("administer")
+#: What checking another subject's permissions needs (checks reveal grants, not the graph).
+VIEW = platform("view")
+#: How long `standing` reuses a caller's confirmation (an enabled user, a live session), and
+#: `may_check` its `platform:assay#view`, per process. The gateway already reuses a credential's
+#: validation for seconds, so this adds at most this much to how late a revocation reaches the
+#: routes using it (permission checks), and spares their hot path a database read or a permission
+#: evaluation per request.
 STANDING_REUSE_SECONDS = 1.0
 #: Callers remembered at most; all are forgotten at once when full (a second's worth of callers).
 STANDINGS_KEPT = 10_000
@@ -59,20 +81,51 @@ class KeyInUse:
 
 
 class Access:
-    def __init__(self, ctx: AuthContext) -> None:
+    def __init__(self, ctx: AuthContext, permissions: PermissionStores) -> None:
         self.ctx = ctx
+        self.permissions = permissions
         self._standings: dict[Principal, tuple[float, str | None]] = {}
+        #: Callers found to hold `platform:assay#view`, until when (reused like standings).
+        self._viewers: dict[Principal, float] = {}
 
     async def admin(self, principal: Principal, address: str | None) -> Actor:
         """The acting administrator; `NotSignedIn` (401) or `AdminRequired` (403) otherwise."""
         if principal.kind == "service":
             return Actor(id=principal.id, kind="service", address=address)
         signed_in = await self._signed_in(principal, address)
-        if not signed_in.user.is_admin or (
-            principal.kind == "api_key" and ADMIN_SCOPE not in principal.scopes
+        # The current revision: a role granted or revoked a moment ago counts at once.
+        if not (
+            scopes_cover(principal, ADMINISTER)
+            and await self._granted(principal, ADMINISTER, Consistency("fully_consistent"))
         ):
-            raise AdminRequired("this needs an administrator")
+            raise AdminRequired("this needs an administrator", needed=str(ADMINISTER))
         return signed_in.actor
+
+    async def may_check(self, principal: Principal, subjects: Iterable[SubjectRef]) -> None:
+        """Nothing when a caller whose `standing` is confirmed may ask permission checks about
+        `subjects`: anyone about themselves; about anyone else, services and holders of
+        `platform:assay#view` (within their scopes). `ScopeNotHeld` or `PermissionDenied` (403)
+        otherwise."""
+        if principal.kind == "service":
+            return
+        own = subject_of(principal)
+        if all(str(subject) == own for subject in subjects):
+            return
+        now = time.monotonic()
+        if self._viewers.get(principal, 0.0) > now:
+            return
+        if not scopes_cover(principal, VIEW):
+            raise ScopeNotHeld(f"checking another subject needs a scope covering {VIEW}", needed=str(VIEW))
+        # Checks are answered at a recent revision, and so is who may ask; a refusal is confirmed
+        # at the current one, so a role granted a moment ago counts.
+        if not (
+            await self._granted(principal, VIEW, Consistency())
+            or await self._granted(principal, VIEW, Consistency("fully_consistent"))
+        ):
+            raise PermissionDenied(f"checking another subject than yourself needs {VIEW}", needed=str(VIEW))
+        if len(self._viewers) >= STANDINGS_KEPT:
+            self._viewers.clear()
+        self._viewers[principal] = now + STANDING_REUSE_SECONDS
 
     async def user(self, principal: Principal, address: str | None) -> SignedIn:
         """The signed-in user acting for themselves; API keys and services are refused (403)."""
@@ -111,6 +164,20 @@ class Access:
             self._standings.clear()
         self._standings[principal] = (now + STANDING_REUSE_SECONDS, actor.id)
         return actor
+
+    async def _granted(self, principal: Principal, need: Need, consistency: Consistency) -> bool:
+        """Whether the principal's subject has `need` in the platform store. A store that cannot
+        answer (no schema, or an operator's own schema without the permission) grants nothing."""
+        subject = subject_of(principal)
+        if subject is None:
+            return False
+        item = (ObjectRef(need.resource_type, need.resource_id), need.permission, parse_subject_ref(subject))
+        try:
+            (allowed,), _ = await self.permissions.check(PLATFORM_STORE, [item], consistency)
+        except (NoSchema, InvalidPermissionQuery) as exc:
+            log.warning("the platform permission store cannot answer %s: %s", need, exc.detail)
+            return False
+        return allowed
 
     def service(self, principal: Principal) -> None:
         if principal.kind != "service":

@@ -1,29 +1,37 @@
 """API keys: `assay_` + 256 random bits, shown once at creation and stored as a digest.
 
-A key acts for its owner with its scopes (strings such as `admin` or `namespace:payments#operate`,
-which the permission checks interpret), until it expires or is revoked, and only while its owner
-is enabled. Its last use is recorded at most once a minute.
+A key acts for its owner with its scopes (`admin`, or permissions of the platform store such as
+`namespace:payments#operate`, which the permission checks interpret: see
+`assay_common.permission_checks`), until it expires or is revoked, and only while its owner is
+enabled. Its last use is recorded at most once a minute.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from assay_auth.domain.context import Actor, AuthContext
 from assay_auth.domain.errors import ApiKeyNotFound, InvalidApiKey, InvalidExpiry, InvalidScopes, UserNotFound
+from assay_auth.domain.permissions import InvalidRelationship
+from assay_auth.domain.permissions.relationships import (
+    WILDCARD,
+    is_relation_name,
+    is_type_name,
+    validate_object_id,
+)
 from assay_auth.domain.tokens import API_KEY_DISPLAY_LENGTH, API_KEY_PREFIX, digest, new_api_key
 from assay_auth.store import api_keys as store
 from assay_auth.store import users as user_store
 from assay_auth.store.rows import ApiKeyRow, UserRow
 from assay_common.db import Transaction, uuid7
 from assay_common.events.schemas.auth import ApiKeyCreated, ApiKeyRevoked
+from assay_common.permission_checks import ADMIN_SCOPE, EVERYTHING_SCOPE, Need
 
-SCOPE_PATTERN = re.compile(r"^[A-Za-z0-9_.:*#/@-]{1,200}$")
 MAX_SCOPES = 64
+MAX_SCOPE_LENGTH = 200
 #: A key's last use is written at most this often.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
@@ -40,13 +48,41 @@ class ValidApiKey:
     user: UserRow
 
 
+def scope_problem(scope: str) -> str | None:
+    """What is wrong with `scope`; None when it is one: `*` (all the owner may), `admin`, or
+    `<type>:<id>#<permission>` of the platform permission store, the id `*` standing for any
+    (`namespace:payments#operate`)."""
+    if scope in (ADMIN_SCOPE, EVERYTHING_SCOPE):
+        return None
+    if len(scope) > MAX_SCOPE_LENGTH:
+        return f"longer than {MAX_SCOPE_LENGTH} characters"
+    need = Need.parse(scope)
+    if need is None:
+        return "not `*`, `admin` nor `<type>:<id>#<permission>`"
+    if not is_type_name(need.resource_type):
+        return f"{need.resource_type!r} is not a type name"
+    if need.resource_id != WILDCARD:
+        try:
+            validate_object_id(need.resource_id)
+        except InvalidRelationship:
+            return f"{need.resource_id!r} is not an object id (nor `*`)"
+    if not is_relation_name(need.permission):
+        return f"{need.permission!r} is not a permission name"
+    return None
+
+
 def checked_scopes(scopes: list[str]) -> list[str]:
     unique = list(dict.fromkeys(scopes))
     if len(unique) > MAX_SCOPES:
         raise InvalidScopes(f"give at most {MAX_SCOPES} scopes")
-    bad = [s for s in unique if not SCOPE_PATTERN.match(s)]
-    if bad:
-        raise InvalidScopes(f"{bad[0]!r}: use letters, digits and _ . : * # / @ - (at most 200)")
+    for scope in unique:
+        problem = scope_problem(scope)
+        if problem is not None:
+            raise InvalidScopes(
+                f"{scope!r} is not a scope ({problem}): a scope is `*`, `admin` or "
+                "`<type>:<id or *>#<permission>`, e.g. `namespace:payments#operate`",
+                scope=scope,
+            )
     return unique
 
 

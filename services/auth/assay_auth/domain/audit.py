@@ -1,16 +1,27 @@
-"""The audit log: every audit record of the auth service, as it arrived on the audit stream.
+"""The audit log: every audit record of every service, as it arrived on the audit stream.
 
-Records are written through the outbox in the same transaction as the action they report, so an
-action without its record (or the reverse) cannot happen. A durable consumer, shared by all
-replicas, copies them from the stream into the `audit_log` table, once each (the event id is the
-row's key, and handled ids are remembered), where they can be queried.
+The auth service writes its records through the outbox in the same transaction as the action they
+report, so an action without its record (or the reverse) cannot happen; other services publish
+theirs (every service its `access_denied` refusals). A durable consumer, shared by all replicas,
+copies every record of the audit stream (`<audit prefix>.>`) into the `audit_log` table, once each
+(the event id is the row's key: storing a record again changes nothing), where they can be
+queried. The common fields of a record (`actor_id`, `actor_kind`, `target_type`, `target_id`,
+`client_address`) become columns, whichever service sent it.
+
+The consumer of earlier releases (`auth-audit-log`) read only the auth service's subjects; a
+durable consumer's filter cannot be changed on every NATS server, so this one has a name of its
+own and the old one is deleted. The new one starts from the stream's oldest record: those stored
+already are left as they are.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from contextlib import suppress
 from datetime import datetime
+
+from nats.js.errors import NotFoundError
 
 from assay_auth.domain.context import AuthContext
 from assay_auth.domain.errors import InvalidCursor
@@ -25,7 +36,9 @@ from assay_common.events.envelope import CloudEvent
 log = logging.getLogger("assay.auth.audit")
 
 #: The durable consumer every replica of the auth service shares.
-CONSUMER_NAME = "auth-audit-log"
+CONSUMER_NAME = "auth-audit-log-all"
+#: The consumer of earlier releases (auth records only), deleted at start.
+FORMER_CONSUMER_NAME = "auth-audit-log"
 
 
 def _text(value: object, limit: int) -> str | None:
@@ -42,14 +55,21 @@ class AuditLog:
             self.ctx.db,
             processed_events,
             durable=CONSUMER_NAME,
-            filter_subject=f"{bus.subjects.audit_prefix}.auth.>",
+            filter_subject=bus.subjects.all_audit,
             stream=bus.subjects.audit_stream,
             handler=self.store_record,
         )
 
+    async def follow(self, bus: EventBus) -> None:
+        """Store the records of the audit stream until cancelled (after retiring the former consumer)."""
+        with suppress(NotFoundError):
+            await bus.js.delete_consumer(bus.subjects.audit_stream, FORMER_CONSUMER_NAME)
+            log.info("deleted the former audit log consumer %s", FORMER_CONSUMER_NAME)
+        await self.consumer(bus).run()
+
     async def store_record(self, tx: Transaction, event: CloudEvent) -> None:
-        if not event.type.startswith("assay.auth."):
-            log.warning("ignoring %s on the auth audit subjects", event.type)
+        if not event.type.startswith("assay.") or event.type.count(".") < 2:
+            log.warning("ignoring %s on the audit subjects: not an Assay record", event.type)
             return
         data = event.data
         await store.insert(
@@ -58,6 +78,7 @@ class AuditLog:
                 "id": event.id,
                 "occurred_at": event.time,
                 "action": event.short_type[:100],
+                "service": event.service[:50],
                 "actor_id": _text(data.get("actor_id"), 255),
                 "actor_kind": _text(data.get("actor_kind"), 20) or "unknown",
                 "target_type": _text(data.get("target_type"), 50),
@@ -72,6 +93,7 @@ class AuditLog:
         *,
         actor: str | None,
         action: str | None,
+        service: str | None,
         target: str | None,
         since: datetime | None,
         until: datetime | None,
@@ -88,6 +110,7 @@ class AuditLog:
                 conn,
                 actor=actor,
                 action=action,
+                service=service,
                 target=target,
                 since=since,
                 until=until,

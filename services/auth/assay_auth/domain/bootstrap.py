@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from assay_auth.domain.access import ADMIN_SCOPE
 from assay_auth.domain.api_keys import ApiKeys
 from assay_auth.domain.context import Actor, AuthContext
 from assay_auth.domain.errors import AlreadyBootstrapped
@@ -20,6 +19,7 @@ from assay_auth.domain.recovery import Recovery
 from assay_auth.domain.users import Users
 from assay_auth.store import users as user_store
 from assay_auth.store.rows import UserRow
+from assay_common.permission_checks import ADMIN_SCOPE
 
 
 @dataclass(frozen=True)

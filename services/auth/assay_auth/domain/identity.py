@@ -32,8 +32,8 @@ class Identity:
     def __init__(self, db: Database, outbox: Outbox, settings: AuthSettings, clock: Clock = utcnow) -> None:
         self.ctx = AuthContext(db, outbox, settings, Passwords(settings), clock)
         self.throttle = LoginThrottle(settings)
-        self.access = Access(self.ctx)
         self.permissions = PermissionStores(self.ctx)
+        self.access = Access(self.ctx, self.permissions)
         self.platform = PlatformRoles(self.ctx, self.permissions)
         self.users = Users(self.ctx, self.platform)
         self.sessions = Sessions(self.ctx, self.throttle, self.platform)

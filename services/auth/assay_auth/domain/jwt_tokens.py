@@ -19,7 +19,7 @@ from typing import Any, Final, Literal
 
 from joserfc import jwt
 
-from assay_auth.domain.access import ADMIN_SCOPE, Access
+from assay_auth.domain.access import Access
 from assay_auth.domain.context import AuthContext
 from assay_auth.domain.errors import InvalidApiKey, NotSignedIn
 from assay_auth.domain.signing_keys import ALGORITHM, SigningKeys
@@ -29,6 +29,7 @@ from assay_common.db import uuid7
 from assay_common.errors import Forbidden
 from assay_common.events.schemas.auth import TokenIssued
 from assay_common.internal_auth import Principal
+from assay_common.permission_checks import ADMIN_SCOPE
 
 #: The `issued_token_type` of the exchange's answer (RFC 8693 §3).
 JWT_TOKEN_TYPE: Final = "urn:ietf:params:oauth:token-type:jwt"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Hashable, Sequence
@@ -448,8 +449,11 @@ class PermissionStores:
                 preconditions=len(preconditions),
             )
         if within is None:
-            # Inside the caller's transaction the revision is not committed yet: reads must not use it.
             self._learn(store_name, revision)
+        else:
+            # Inside the caller's transaction the revision is not committed yet: reads may use it
+            # once it is.
+            within.after_commit(functools.partial(self._learn, store_name, revision))
         return Written(revision, encode_zookie(store_name, revision), created, touched, deleted)
 
     @asynccontextmanager

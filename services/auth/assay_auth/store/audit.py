@@ -23,6 +23,7 @@ async def list_page(
     *,
     actor: str | None,
     action: str | None,
+    service: str | None,
     target: str | None,
     since: datetime | None,
     until: datetime | None,
@@ -35,6 +36,8 @@ async def list_page(
         query = query.where(audit_log.c.actor_id == actor)
     if action is not None:
         query = query.where(audit_log.c.action == action)
+    if service is not None:
+        query = query.where(audit_log.c.service == service)
     if target is not None:
         query = query.where(audit_log.c.target_id == target)
     if since is not None:

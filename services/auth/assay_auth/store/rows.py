@@ -67,6 +67,7 @@ class AuditRow:
     id: str
     occurred_at: datetime
     action: str
+    service: str
     actor_id: str | None
     actor_kind: str
     target_type: str | None

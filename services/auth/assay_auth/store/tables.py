@@ -94,6 +94,7 @@ audit_log = sa.Table(
     sa.Column("id", sa.String(36), primary_key=True, comment="the audit event's id (UUIDv7)"),
     sa.Column("occurred_at", UtcDateTime, nullable=False),
     sa.Column("action", sa.String(100), nullable=False),
+    sa.Column("service", sa.String(50), nullable=False, server_default="auth", comment="who published it"),
     sa.Column("actor_id", sa.String(255), nullable=True),
     sa.Column("actor_kind", sa.String(20), nullable=False),
     sa.Column("target_type", sa.String(50), nullable=True),
@@ -103,6 +104,7 @@ audit_log = sa.Table(
     sa.Index("audit_by_actor", "actor_id", "id"),
     sa.Index("audit_by_target", "target_id", "id"),
     sa.Index("audit_by_action", "action", "id"),
+    sa.Index("audit_by_service", "service", "id"),
     sa.Index("audit_by_time", "occurred_at"),
 )
 

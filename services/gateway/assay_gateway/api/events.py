@@ -10,12 +10,12 @@ from starlette.responses import JSONResponse
 
 from assay_common.events.asyncapi import build_document
 from assay_common.problems import problems
-from assay_gateway.authentication import authenticate
+from assay_gateway.authorization import admit
 from assay_gateway.feed import EventFeed, EventFilter
 from assay_gateway.gateway import Gateway, gateway
 from assay_gateway.sse import EventStreamResponse
 
-router = APIRouter(prefix="/api/v1/events", tags=["events"], dependencies=[Depends(authenticate)])
+router = APIRouter(prefix="/api/v1/events", tags=["events"], dependencies=[Depends(admit)])
 
 _STREAM_DESCRIPTION = """\
 Domain events as they happen, as Server-Sent Events. Each frame is `id: <stream sequence>`,

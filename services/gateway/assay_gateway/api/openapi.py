@@ -11,10 +11,10 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse
 from swagger_ui_bundle import swagger_ui_path
 
 from assay_common.errors import NotFound
-from assay_gateway.authentication import authenticate
+from assay_gateway.authorization import admit
 from assay_gateway.gateway import Gateway, gateway
 
-router = APIRouter(prefix="/api/v1", tags=["platform"], dependencies=[Depends(authenticate)])
+router = APIRouter(prefix="/api/v1", tags=["platform"], dependencies=[Depends(admit)])
 
 STATIC = Path(__file__).parent.parent / "static"
 #: The Swagger UI files the docs page loads, served by the gateway itself (no CDN).

@@ -6,12 +6,12 @@ from fastapi import APIRouter, Depends
 from starlette.responses import JSONResponse
 
 from assay_gateway import status
-from assay_gateway.authentication import authenticate
+from assay_gateway.authorization import admit
 from assay_gateway.gateway import Gateway, gateway
 
 #: Health and version are public (ARCHITECTURE §5): monitors and the login page use them.
 public_router = APIRouter(prefix="/api/v1", tags=["platform"])
-router = APIRouter(prefix="/api/v1", tags=["platform"], dependencies=[Depends(authenticate)])
+router = APIRouter(prefix="/api/v1", tags=["platform"], dependencies=[Depends(admit)])
 
 
 @public_router.get(

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from assay_common.disconnects import unless_disconnected
 from assay_common.problems import problems
+from assay_workflow.api.access import Access, access
 from assay_workflow.api.deps import engine, refuse_if_all_stale
 from assay_workflow.api.tasks import ActivityTaskOut, CachedRun, WorkflowTaskOut
 from assay_workflow.domain.activity_tasks import ActivityOutcome, ActivityTasks
@@ -89,8 +90,12 @@ async def activity_tasks(found: Engine = Depends(engine)) -> ActivityTasks:
     "/poll", response_model=PollOut, responses=problems(404, 422), summary="Claim activity tasks (long-poll)"
 )
 async def poll_activity_tasks(
-    body: PollIn, request: Request, domain: ActivityTasks = Depends(activity_tasks)
+    body: PollIn,
+    request: Request,
+    domain: ActivityTasks = Depends(activity_tasks),
+    caller: Access = Depends(access),
 ) -> PollOut:
+    await caller.require_worker(body.worker_id)
     # A worker that died mid-poll must not have tasks claimed on its behalf.
     tasks = await unless_disconnected(
         request.receive, domain.poll(body.worker_id, body.max_tasks, body.wait_seconds)
@@ -101,12 +106,13 @@ async def poll_activity_tasks(
 @router.post(
     "/complete",
     response_model=CompleteOut,
-    responses=problems(409, 422),
+    responses=problems(404, 409, 422),
     summary="Report activity outcomes (failures are retried per the retry policy)",
 )
 async def complete_activity_tasks(
-    body: CompleteIn, domain: ActivityTasks = Depends(activity_tasks)
+    body: CompleteIn, domain: ActivityTasks = Depends(activity_tasks), caller: Access = Depends(access)
 ) -> CompleteOut:
+    await caller.require_worker(body.worker_id)
     outcomes = [ActivityOutcome(r.task_token, r.result, r.error) for r in body.results]
     completed = await domain.complete(
         body.worker_id,
@@ -127,12 +133,13 @@ async def complete_activity_tasks(
 @router.post(
     "/heartbeat",
     response_model=HeartbeatOut,
-    responses=problems(409, 422),
+    responses=problems(404, 409, 422),
     summary="Keep running activities alive; learn whether they were cancelled",
 )
 async def heartbeat_activity_tasks(
-    body: HeartbeatIn, domain: ActivityTasks = Depends(activity_tasks)
+    body: HeartbeatIn, domain: ActivityTasks = Depends(activity_tasks), caller: Access = Depends(access)
 ) -> HeartbeatOut:
+    await caller.require_worker(body.worker_id)
     tokens = [item.task_token for item in body.heartbeats]
     outcomes = await domain.heartbeat(
         body.worker_id, [(item.task_token, item.details) for item in body.heartbeats]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
@@ -10,10 +11,13 @@ from pydantic import BaseModel, Field
 
 from assay_common.problems import problems
 from assay_common.service import Runtime, runtime
+from assay_workflow.api.access import Access, access, route_permission
 from assay_workflow.domain.namespaces import Namespaces
 from assay_workflow.store.namespaces import NamespaceRow
 
 router = APIRouter(prefix="/api/v1/namespaces", tags=["namespaces"])
+#: A listing shows the namespaces the caller could describe.
+DESCRIBE = route_permission("GET", "/api/v1/namespaces/{name}")
 
 NamespaceName = Annotated[str, Path(min_length=1, max_length=63, description="Namespace name")]
 
@@ -53,17 +57,19 @@ async def create_namespace(body: NamespaceIn, domain: Namespaces = Depends(names
     return NamespaceOut.of(await domain.create(body.name, body.description))
 
 
-@router.get("", response_model=NamespacePage, summary="List namespaces, by name")
+@router.get("", response_model=NamespacePage, summary="List the namespaces the caller can view, by name")
 async def list_namespaces(
     cursor: Annotated[str | None, Query(description="The `next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     domain: Namespaces = Depends(namespaces),
+    caller: Access = Depends(access),
 ) -> NamespacePage:
-    rows = await domain.list(after=cursor, limit=limit + 1)
-    page = rows[:limit]
+    async def viewable(rows: Sequence[NamespaceRow]) -> list[bool]:
+        return await caller.permitted([DESCRIBE.need(path_params={"name": row.name}) for row in rows])
+
+    page, more = await domain.list_visible(viewable, after=cursor, limit=limit)
     return NamespacePage(
-        items=[NamespaceOut.of(r) for r in page],
-        next_cursor=page[-1].name if len(rows) > limit else None,
+        items=[NamespaceOut.of(r) for r in page], next_cursor=page[-1].name if more else None
     )
 
 

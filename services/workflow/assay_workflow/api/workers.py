@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from assay_common.problems import problems
+from assay_workflow.api.access import Access, access
 from assay_workflow.api.deps import engine
 from assay_workflow.domain.engine import Engine
 from assay_workflow.domain.workers import Registration, Workers
@@ -63,7 +64,10 @@ async def workers(found: Engine = Depends(engine)) -> Workers:
 @router.post(
     "", status_code=201, response_model=Registered, responses=problems(404, 422), summary="Register a worker"
 )
-async def register_worker(body: WorkerIn, domain: Workers = Depends(workers)) -> Registered:
+async def register_worker(
+    body: WorkerIn, domain: Workers = Depends(workers), caller: Access = Depends(access)
+) -> Registered:
+    await caller.require_body(body)
     row = await domain.register(Registration(**body.model_dump()))
     return Registered(worker_id=row.worker_id)
 
@@ -74,7 +78,10 @@ async def register_worker(body: WorkerIn, domain: Workers = Depends(workers)) ->
     responses=problems(404),
     summary="Tell the engine the worker lives",
 )
-async def worker_heartbeat(worker_id: WorkerId, domain: Workers = Depends(workers)) -> None:
+async def worker_heartbeat(
+    worker_id: WorkerId, domain: Workers = Depends(workers), caller: Access = Depends(access)
+) -> None:
+    await caller.require_worker(worker_id)
     await domain.heartbeat(worker_id)
 
 
@@ -84,7 +91,10 @@ async def worker_heartbeat(worker_id: WorkerId, domain: Workers = Depends(worker
     responses=problems(404),
     summary="Remove a worker; its tasks are released",
 )
-async def delete_worker(worker_id: WorkerId, domain: Workers = Depends(workers)) -> None:
+async def delete_worker(
+    worker_id: WorkerId, domain: Workers = Depends(workers), caller: Access = Depends(access)
+) -> None:
+    await caller.require_worker(worker_id)
     await domain.delete(worker_id)
 
 

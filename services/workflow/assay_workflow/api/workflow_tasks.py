@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from assay_common.disconnects import unless_disconnected
 from assay_common.problems import problems
+from assay_workflow.api.access import Access, access
 from assay_workflow.api.deps import engine, refuse_if_all_stale
 from assay_workflow.api.tasks import ActivityTaskOut, CachedRun, WorkflowTaskOut
 from assay_workflow.domain.commands import AnyCommand
@@ -79,8 +80,12 @@ async def workflow_tasks(found: Engine = Depends(engine)) -> WorkflowTasks:
     "/poll", response_model=PollOut, responses=problems(404, 422), summary="Claim workflow tasks (long-poll)"
 )
 async def poll_workflow_tasks(
-    body: PollIn, request: Request, domain: WorkflowTasks = Depends(workflow_tasks)
+    body: PollIn,
+    request: Request,
+    domain: WorkflowTasks = Depends(workflow_tasks),
+    caller: Access = Depends(access),
 ) -> PollOut:
+    await caller.require_worker(body.worker_id)
     cached = {c.run_id: c.last_seq for c in body.cached}
     # A worker that died mid-poll must not have tasks claimed on its behalf.
     tasks = await unless_disconnected(
@@ -96,8 +101,9 @@ async def poll_workflow_tasks(
     summary="Complete workflow tasks with their commands",
 )
 async def complete_workflow_tasks(
-    body: CompleteIn, domain: WorkflowTasks = Depends(workflow_tasks)
+    body: CompleteIn, domain: WorkflowTasks = Depends(workflow_tasks), caller: Access = Depends(access)
 ) -> CompleteOut:
+    await caller.require_worker(body.worker_id)
     completions = [Completion(c.task_token, list(c.commands)) for c in body.completions]
     results = await domain.complete(body.worker_id, completions)
     refuse_if_all_stale([r.status for r in results])
@@ -117,7 +123,10 @@ async def complete_workflow_tasks(
 @router.post(
     "/fail", response_model=FailOut, responses=problems(404, 409, 422), summary="Fail workflow tasks"
 )
-async def fail_workflow_tasks(body: FailIn, domain: WorkflowTasks = Depends(workflow_tasks)) -> FailOut:
+async def fail_workflow_tasks(
+    body: FailIn, domain: WorkflowTasks = Depends(workflow_tasks), caller: Access = Depends(access)
+) -> FailOut:
+    await caller.require_worker(body.worker_id)
     failures = [TaskFailure(f.task_token, f.kind, f.message) for f in body.failures]
     statuses = await domain.fail(body.worker_id, failures)
     refuse_if_all_stale(statuses)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field, StringConstraints
 
 from assay_common.problems import problems
+from assay_workflow.api.access import Access, access
 from assay_workflow.api.deps import engine
 from assay_workflow.domain.engine import Engine
 from assay_workflow.domain.operator import KEEP_INPUT, Operator
@@ -143,7 +144,10 @@ async def operator(found: Engine = Depends(engine)) -> Operator:
 @router.post(
     "", status_code=201, response_model=Started, responses=problems(404, 409, 422), summary="Start a workflow"
 )
-async def start_workflow(body: StartIn, domain: Workflows = Depends(workflows)) -> Started:
+async def start_workflow(
+    body: StartIn, domain: Workflows = Depends(workflows), caller: Access = Depends(access)
+) -> Started:
+    await caller.require_body(body)
     run = await domain.start(StartRequest(**body.model_dump()))
     return Started(workflow_id=run.workflow_id, run_id=run.run_id)
 

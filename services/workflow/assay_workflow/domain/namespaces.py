@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable, Sequence
 
-from assay_common.db import Database, utcnow
+from assay_common.db import Database, Transaction, utcnow
 from assay_common.errors import Conflict, Invalid, NotFound
 from assay_common.events.outbox import Outbox
 from assay_common.events.schemas.workflow import NamespaceCreated, NamespaceDeleted
@@ -14,6 +15,12 @@ from assay_workflow.store.namespaces import NamespaceRow
 DEFAULT_NAMESPACE = "main"
 #: A namespace name is also a NATS subject token and a URL segment.
 NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$")
+#: The most namespaces a filtered listing reads (and has judged) at a time: one permission check
+#: request holds 1000 questions.
+SCAN_BATCH = 1000
+
+#: Which of some namespaces to show, in their order (e.g. those the caller may view).
+Visible = Callable[[Sequence[NamespaceRow]], Awaitable[list[bool]]]
 
 
 class NamespaceNotFound(NotFound):
@@ -51,13 +58,16 @@ class Namespaces:
         async with self.db.transaction() as tx:
             if not await store.insert(tx.conn, row):
                 raise NamespaceExists(f"namespace {name!r} exists already")
-            await self.outbox.add(
-                tx,
-                NamespaceCreated(namespace=name, description=description, created_at=row.created_at),
-                namespace=name,
-                subject=f"namespaces/{name}",
-            )
+            await self._created(tx, row)
         return row
+
+    async def _created(self, tx: Transaction, row: NamespaceRow) -> None:
+        await self.outbox.add(
+            tx,
+            NamespaceCreated(namespace=row.name, description=row.description, created_at=row.created_at),
+            namespace=row.name,
+            subject=f"namespaces/{row.name}",
+        )
 
     async def get(self, name: str) -> NamespaceRow:
         async with self.db.read() as conn:
@@ -69,6 +79,41 @@ class Namespaces:
     async def list(self, *, after: str | None, limit: int) -> list[NamespaceRow]:
         async with self.db.read() as conn:
             return await store.list_page(conn, after=after, limit=limit)
+
+    async def list_visible(
+        self, visible: Visible, *, after: str | None, limit: int
+    ) -> tuple[Sequence[NamespaceRow], bool]:
+        """The first `limit` namespaces after `after` (by name) that `visible` shows, and whether
+        another shown one follows them: reads on past the hidden ones, so a page is only short
+        at the end of the list."""
+        shown: list[NamespaceRow] = []
+        # Enough for a full page when all are shown; more each time when many are hidden.
+        size = min(limit + 1, SCAN_BATCH)
+        while True:
+            batch = await self.list(after=after, limit=size)
+            if not batch:
+                return shown, False
+            for row, show in zip(batch, await visible(batch), strict=True):
+                if not show:
+                    continue
+                if len(shown) == limit:
+                    return shown, True
+                shown.append(row)
+            if len(batch) < size:
+                return shown, False
+            after = batch[-1].name
+            size = min(size * 2, SCAN_BATCH)
+
+    async def announce(self, name: str) -> bool:
+        """Publish `namespace_created` for a namespace that was made without it (`main`, by the
+        first migration), once across all replicas and restarts; True when this call did."""
+        async with self.db.transaction() as tx:
+            if not await store.mark_announced(tx.conn, name):
+                return False
+            row = await store.get(tx.conn, name)
+            assert row is not None
+            await self._created(tx, row)
+        return True
 
     async def delete(self, name: str) -> None:
         if name == DEFAULT_NAMESPACE:

@@ -55,3 +55,15 @@ async def insert(conn: AsyncConnection, row: NamespaceRow) -> bool:
 async def delete(conn: AsyncConnection, name: str) -> bool:
     result = await conn.execute(namespaces.delete().where(namespaces.c.name == name))
     return result.rowcount > 0
+
+
+async def mark_announced(conn: AsyncConnection, name: str) -> bool:
+    """Record that `name`'s `namespace_created` event is published (by the caller, in the same
+    transaction); False when it was already, or there is no such namespace. Of replicas trying at
+    once exactly one gets True: the update waits for the first one's row lock."""
+    statement = (
+        namespaces.update()
+        .where(namespaces.c.name == name, namespaces.c.announced == sa.false())
+        .values(announced=True)
+    )
+    return (await conn.execute(statement)).rowcount > 0

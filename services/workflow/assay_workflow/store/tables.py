@@ -16,6 +16,8 @@ namespaces = sa.Table(
     sa.Column("name", sa.String(63), primary_key=True),
     sa.Column("description", sa.Text, nullable=False, server_default=""),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # Whether its `namespace_created` event was published (see migration 0004).
+    sa.Column("announced", sa.Boolean, nullable=False, server_default=sa.true()),
 )
 
 runs = sa.Table(
