@@ -12,6 +12,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from assay_common.internal_auth import INTERNAL_TOKEN_HEADER
+from assay_common.vault_errors import is_vault_path
 from assay_gateway.api import events, openapi, status
 from assay_gateway.authorization import admit
 from assay_gateway.public_routes import SIGN_IN, is_public
@@ -20,7 +21,7 @@ from tests.conftest import Stack
 
 #: Every route of the table that needs a caller, as an anonymous caller might try it.
 PROTECTED = [
-    (row.method, re.sub(r"\{[a-z_]+\}", "x", row.path))
+    (row.method, re.sub(r"\{[a-z_]+(:path)?\}", "x", row.path))
     for row in ROUTE_TABLE.rows
     if row.access in ("signed_in", "permission")
 ]
@@ -39,8 +40,11 @@ async def test_an_anonymous_caller_of_a_protected_route_gets_401(
     response = await anonymous.request(method, path, json={})
 
     assert response.status_code == 401, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["code"] == "unauthorized"
+    if is_vault_path(path):  # Vault's dialect: hvac reads `errors`
+        assert list(response.json()) == ["errors"]
+    else:
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "unauthorized"
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
@@ -51,7 +55,6 @@ async def test_an_anonymous_caller_of_a_protected_route_gets_401(
         ("GET", "/api/v1/events"),
         ("PUT", "/api/v1/workflows"),
         ("GET", "/api/v1/vault/sys/status"),
-        ("GET", "/v1/sys/mounts"),
         ("POST", "/internal/v1/api-keys/validate"),  # Assay's own services only
     ],
 )
@@ -64,6 +67,16 @@ async def test_what_is_not_a_route_is_404_to_anyone(
         assert response.status_code == 404, response.text
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["code"] == "no_such_route"
+
+
+async def test_what_is_not_a_route_of_vaults_dialect_is_404_in_its_form(
+    stack: Stack, anonymous: httpx.AsyncClient
+) -> None:
+    for client in (anonymous, stack.client):
+        response = await client.get("/v1/sys/no-such-route")
+
+        assert response.status_code == 404, response.text
+        assert response.json() == {"errors": ["there is no route GET /v1/sys/no-such-route"]}
 
 
 async def test_a_refused_request_changes_nothing(
@@ -145,7 +158,8 @@ def test_the_public_routes_are_the_tables_public_rows_and_the_pages() -> None:
     public = [row for row in ROUTE_TABLE.rows if row.access == "public"]
 
     assert all(is_public(row.method, row.path) for row in public)
-    assert {service_for(row.path) for row in public} <= {None, "auth"}  # the gateway's own, or auth's
+    # the gateway's own, auth's, or the vault's seal status and health (public in Vault)
+    assert {service_for(row.path) for row in public} <= {None, "auth", "vault"}
     assert is_public("GET", "/") and is_public("GET", "/static/status.js")
     assert not is_public("GET", "/api/v1/workflows") and not is_public("POST", "/api/v1/auth/users")
-    assert not is_public("GET", "/v1/sys/mounts") and not is_public("POST", "/internal/v1/bootstrap")
+    assert not is_public("PUT", "/v1/sys/seal") and not is_public("POST", "/internal/v1/bootstrap")

@@ -8,6 +8,7 @@ import pytest
 from assay_common.permission_checks import CONSISTENCY_TOKEN_HEADER as CONSISTENCY_HEADER
 from assay_common.permission_checks import Need
 from assay_common.problems import PROBLEM_MEDIA_TYPE
+from assay_common.route_permissions import RouteTable, openapi_path
 from assay_gateway.authorization import need_of
 from assay_gateway.routing import InvalidPath, NoSuchRoute, route_for, service_for
 from tests.conftest import Stack
@@ -118,7 +119,11 @@ def test_a_request_falls_under_its_row(method: str, path: str, row: str) -> None
 def test_pages_have_no_row_and_what_else_has_none_is_no_route() -> None:
     assert route_for("GET", "/account/password") is None
     assert route_for("POST", "/anything/at/all") is None  # the dashboard answers for its paths
-    for method, path in [("PUT", "/api/v1/workflows"), ("GET", "/api/v1/nothing"), ("GET", "/v1/sys/mounts")]:
+    for method, path in [
+        ("PUT", "/api/v1/workflows"),
+        ("GET", "/api/v1/nothing"),
+        ("GET", "/v1/sys/nothing"),
+    ]:
         with pytest.raises(NoSuchRoute):
             route_for(method, path)
 
@@ -149,3 +154,45 @@ def test_an_empty_query_value_is_checked_on_the_default() -> None:
     assert found is not None
 
     assert need_of(found[0], found[1], {"namespace": ""}, None) == Need("namespace", "main", "view")
+
+
+REST_OF_PATH = RouteTable(
+    (
+        ("GET", "/v1/{mount}/data/{path:path}", "vault_mount:{path.mount}#read"),
+        ("LIST", "/v1/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#read"),
+        ("GET", "/v1/{mount}/{rest:path}", "signed_in"),
+        ("GET", "/v1/{mount}/config", "public"),
+    )
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "template", "params"),
+    [
+        ("GET", "/v1/kv/data/app", "/v1/{mount}/data/{path:path}", {"mount": "kv", "path": "app"}),
+        ("GET", "/v1/kv/data/a/b/c", "/v1/{mount}/data/{path:path}", {"mount": "kv", "path": "a/b/c"}),
+        ("GET", "/v1/kv/data/a/", "/v1/{mount}/data/{path:path}", {"mount": "kv", "path": "a/"}),
+        ("HEAD", "/v1/kv/data/a/b", "/v1/{mount}/data/{path:path}", {"mount": "kv", "path": "a/b"}),
+        ("LIST", "/v1/kv/metadata/a/b", "/v1/{mount}/metadata/{path:path}", {"mount": "kv", "path": "a/b"}),
+        # a template of single segments is more specific than one of the rest of the path
+        ("GET", "/v1/kv/config", "/v1/{mount}/config", {"mount": "kv"}),
+        ("GET", "/v1/kv/anything/else", "/v1/{mount}/{rest:path}", {"mount": "kv", "rest": "anything/else"}),
+    ],
+)
+def test_a_path_parameter_matches_the_rest_of_the_path(
+    method: str, path: str, template: str, params: dict[str, str]
+) -> None:
+    found = REST_OF_PATH.match(method, path)
+
+    assert found is not None
+    assert (found[0].path, found[1]) == (template, params)
+
+
+def test_a_path_parameter_needs_at_least_one_character_and_other_parameters_stay_one_segment() -> None:
+    assert REST_OF_PATH.match("GET", "/v1/kv/data/") == (
+        REST_OF_PATH.rows[2],
+        {"mount": "kv", "rest": "data/"},
+    )
+    assert REST_OF_PATH.match("LIST", "/v1/kv/metadata/") is None
+    assert REST_OF_PATH.match("LIST", "/v1/a/b/metadata/c") is None  # `{mount}` is one segment
+    assert openapi_path("/v1/{mount}/data/{path:path}") == "/v1/{mount}/data/{path}"

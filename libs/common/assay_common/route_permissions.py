@@ -1,7 +1,8 @@
 """What each route of each service needs: the one route → permission table (docs/permissions.md).
 
-Each row is `(method, path, needs)`; `path` is the route's template as its service's OpenAPI names
-it. `needs` is one of
+Each row is `(method, path, needs)`; `path` is the route's template as its service declares it:
+`{name}` is one path segment, `{name:path}` the rest of the path (`/v1/{mount}/data/{path:path}`),
+which OpenAPI documents show as `{name}` (`openapi_path`). `method` may be Vault's `LIST`. `needs` is one of
 
 - `public`: anyone, credentials or not (signing in, public keys, health);
 - `signed_in`: any authenticated caller; the service decides what they see or change, always
@@ -155,6 +156,82 @@ TABLE: tuple[tuple[str, str, str], ...] = (
     ("POST", "/internal/v1/sessions/validate", "service"),
     ("POST", "/internal/v1/api-keys/validate", "service"),
     ("POST", "/internal/v1/bootstrap", "service"),
+    # ---- vault: sys ----------------------------------------------------------------------------------
+    # Health and seal status are public, as Vault's: monitors and unseal tooling read them. Any
+    # signed-in caller may give a key share (holding one is the proof, as in Vault; signing in
+    # keeps anonymous callers from resetting an unseal in progress). Init, seal and rotation
+    # are for platform administrators.
+    ("GET", "/api/v1/vault/sys/health", "public"),
+    ("GET", "/api/v1/vault/sys/seal-status", "public"),
+    ("POST", "/api/v1/vault/sys/init", "platform:assay#administer"),
+    ("POST", "/api/v1/vault/sys/unseal", "signed_in"),
+    ("POST", "/api/v1/vault/sys/seal", "platform:assay#administer"),
+    ("POST", "/api/v1/vault/sys/rotate", "platform:assay#administer"),
+    ("GET", "/v1/sys/health", "public"),
+    ("GET", "/v1/sys/seal-status", "public"),
+    ("GET", "/v1/sys/init", "public"),
+    ("PUT", "/v1/sys/init", "platform:assay#administer"),
+    ("POST", "/v1/sys/init", "platform:assay#administer"),
+    ("PUT", "/v1/sys/unseal", "signed_in"),
+    ("POST", "/v1/sys/unseal", "signed_in"),
+    ("PUT", "/v1/sys/seal", "platform:assay#administer"),
+    ("POST", "/v1/sys/seal", "platform:assay#administer"),
+    # ---- vault: kv and mounts ------------------------------------------------------------------------
+    # Platform administrators list and enable mounts; a mount's administrators tune, configure and
+    # disable it; its writers write and delete secrets, its readers read and list them.
+    ("GET", "/api/v1/vault/mounts", "platform:assay#administer"),
+    ("POST", "/api/v1/vault/mounts", "platform:assay#administer"),
+    ("GET", "/api/v1/vault/mounts/{mount}", "vault_mount:{path.mount}#read"),
+    ("PATCH", "/api/v1/vault/mounts/{mount}", "vault_mount:{path.mount}#administer"),
+    ("DELETE", "/api/v1/vault/mounts/{mount}", "vault_mount:{path.mount}#administer"),
+    ("GET", "/api/v1/vault/kv/{mount}/config", "vault_mount:{path.mount}#read"),
+    ("PUT", "/api/v1/vault/kv/{mount}/config", "vault_mount:{path.mount}#administer"),
+    ("GET", "/api/v1/vault/kv/{mount}/keys", "vault_mount:{path.mount}#read"),
+    ("GET", "/api/v1/vault/kv/{mount}/secrets/{path:path}", "vault_mount:{path.mount}#read"),
+    ("PUT", "/api/v1/vault/kv/{mount}/secrets/{path:path}", "vault_mount:{path.mount}#write"),
+    ("PATCH", "/api/v1/vault/kv/{mount}/secrets/{path:path}", "vault_mount:{path.mount}#write"),
+    ("DELETE", "/api/v1/vault/kv/{mount}/secrets/{path:path}", "vault_mount:{path.mount}#write"),
+    ("POST", "/api/v1/vault/kv/{mount}/delete/{path:path}", "vault_mount:{path.mount}#write"),
+    ("POST", "/api/v1/vault/kv/{mount}/undelete/{path:path}", "vault_mount:{path.mount}#write"),
+    ("POST", "/api/v1/vault/kv/{mount}/destroy/{path:path}", "vault_mount:{path.mount}#write"),
+    ("GET", "/api/v1/vault/kv/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#read"),
+    ("PUT", "/api/v1/vault/kv/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#write"),
+    ("PATCH", "/api/v1/vault/kv/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#write"),
+    ("DELETE", "/api/v1/vault/kv/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#write"),
+    ("GET", "/v1/sys/mounts", "platform:assay#administer"),
+    ("GET", "/v1/sys/mounts/{mount}", "vault_mount:{path.mount}#read"),
+    ("PUT", "/v1/sys/mounts/{mount}", "platform:assay#administer"),
+    ("POST", "/v1/sys/mounts/{mount}", "platform:assay#administer"),
+    ("DELETE", "/v1/sys/mounts/{mount}", "vault_mount:{path.mount}#administer"),
+    ("GET", "/v1/sys/mounts/{mount}/tune", "vault_mount:{path.mount}#read"),
+    ("PUT", "/v1/sys/mounts/{mount}/tune", "vault_mount:{path.mount}#administer"),
+    ("POST", "/v1/sys/mounts/{mount}/tune", "vault_mount:{path.mount}#administer"),
+    ("GET", "/v1/sys/internal/ui/mounts/{mount}", "vault_mount:{path.mount}#read"),
+    ("GET", "/v1/sys/internal/ui/mounts/{mount}/{path:path}", "vault_mount:{path.mount}#read"),
+    ("GET", "/v1/{mount}/config", "vault_mount:{path.mount}#read"),
+    ("PUT", "/v1/{mount}/config", "vault_mount:{path.mount}#administer"),
+    ("POST", "/v1/{mount}/config", "vault_mount:{path.mount}#administer"),
+    ("GET", "/v1/{mount}/data/{path:path}", "vault_mount:{path.mount}#read"),
+    ("PUT", "/v1/{mount}/data/{path:path}", "vault_mount:{path.mount}#write"),
+    ("POST", "/v1/{mount}/data/{path:path}", "vault_mount:{path.mount}#write"),
+    ("PATCH", "/v1/{mount}/data/{path:path}", "vault_mount:{path.mount}#write"),
+    ("DELETE", "/v1/{mount}/data/{path:path}", "vault_mount:{path.mount}#write"),
+    ("PUT", "/v1/{mount}/delete/{path:path}", "vault_mount:{path.mount}#write"),
+    ("POST", "/v1/{mount}/delete/{path:path}", "vault_mount:{path.mount}#write"),
+    ("PUT", "/v1/{mount}/undelete/{path:path}", "vault_mount:{path.mount}#write"),
+    ("POST", "/v1/{mount}/undelete/{path:path}", "vault_mount:{path.mount}#write"),
+    ("PUT", "/v1/{mount}/destroy/{path:path}", "vault_mount:{path.mount}#write"),
+    ("POST", "/v1/{mount}/destroy/{path:path}", "vault_mount:{path.mount}#write"),
+    ("GET", "/v1/{mount}/metadata", "vault_mount:{path.mount}#read"),
+    ("LIST", "/v1/{mount}/metadata", "vault_mount:{path.mount}#read"),
+    ("GET", "/v1/{mount}/metadata/", "vault_mount:{path.mount}#read"),
+    ("LIST", "/v1/{mount}/metadata/", "vault_mount:{path.mount}#read"),
+    ("GET", "/v1/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#read"),
+    ("LIST", "/v1/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#read"),
+    ("PUT", "/v1/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#write"),
+    ("POST", "/v1/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#write"),
+    ("PATCH", "/v1/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#write"),
+    ("DELETE", "/v1/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#write"),
 )
 # fmt: on
 
@@ -245,7 +322,9 @@ class RouteTable:
         # By method, so a request is tried only against the templates it could match (every
         # proxied request is looked up here).
         self._templated: dict[str, list[tuple[RoutePermission, re.Pattern[str]]]] = {}
-        for row in self.rows:
+        # Templates of the rest of a path (`{name:path}`) come last: a template of single segments
+        # is more specific.
+        for row in sorted(self.rows, key=lambda row: ":path}" in row.path):
             if "{" in row.path:
                 self._templated.setdefault(row.method, []).append((row, _template(row.path)))
 
@@ -255,7 +334,8 @@ class RouteTable:
 
     def match(self, method: str, path: str) -> tuple[RoutePermission, dict[str, str]] | None:
         """The row a request falls under and its path parameters; fixed paths win over templates
-        (`/api-keys/self` over `/api-keys/{key_id}`). HEAD is matched as GET."""
+        (`/api-keys/self` over `/api-keys/{key_id}`), and templates of single segments over those
+        of the rest of a path. HEAD is matched as GET."""
         method = "GET" if method == "HEAD" else method
         row = self._exact.get((method, path))
         if row is not None:
@@ -267,10 +347,22 @@ class RouteTable:
 
 
 def _template(path: str) -> re.Pattern[str]:
-    parts = re.split(r"(\{[a-z_]+\})", path)
-    return re.compile(
-        "".join(f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part) for part in parts)
-    )
+    """`{name}` matches one path segment; `{name:path}` the rest of the path, slashes included
+    (as Starlette's `path` convertor: a KV secret's path)."""
+    parts = re.split(r"(\{[a-z_]+(?::path)?\})", path)
+    return re.compile("".join(_pattern_of(part) for part in parts))
+
+
+def _pattern_of(part: str) -> str:
+    if not part.startswith("{"):
+        return re.escape(part)
+    name, _, convertor = part[1:-1].partition(":")
+    return f"(?P<{name}>.+)" if convertor == "path" else f"(?P<{name}>[^/]+)"
+
+
+def openapi_path(path: str) -> str:
+    """A row's path as OpenAPI documents name it: `{name:path}` is `{name}` there."""
+    return path.replace(":path}", "}")
 
 
 def markdown(rows: tuple[tuple[str, str, str], ...] = TABLE) -> str:

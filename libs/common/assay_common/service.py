@@ -327,8 +327,11 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def serve(app: FastAPI, settings: CommonSettings) -> None:
-    """Run the service with uvicorn (the body of every `python -m assay_<service>`)."""
+def serve(app: FastAPI, settings: CommonSettings, *, any_method: bool = False) -> None:
+    """Run the service with uvicorn (the body of every `python -m assay_<service>`).
+
+    `any_method`: parse requests with h11, which takes any method token, instead of httptools,
+    which knows only the registered ones: Vault clients send `LIST` (the gateway and the vault)."""
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -336,7 +339,7 @@ def serve(app: FastAPI, settings: CommonSettings) -> None:
         log_config=None,
         access_log=False,
         loop="uvloop",
-        http="httptools",
+        http="h11" if any_method else "httptools",
         timeout_graceful_shutdown=10,
         server_header=False,
         proxy_headers=settings.proxy_headers,

@@ -13,6 +13,7 @@ from assay_common.service import (
     distribution_version,
     shutting_down,
 )
+from assay_common.vault_errors import install_vault_errors
 from assay_gateway.api import events, openapi, proxy, status
 from assay_gateway.authentication import Authenticator
 from assay_gateway.authorization import Gatekeeper
@@ -84,4 +85,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             uses_internal_token=False,
         )
     )
+    # hvac and the Vault CLIs read refusals on `/v1` (401, 403, 404) in Vault's form.
+    install_vault_errors(app)
     return app

@@ -4,7 +4,9 @@ In order: the `assay_session` cookie (a browser; its state-changing requests als
 `X-CSRF-Token` header to match the `assay_csrf` cookie and the session's CSRF token), then an
 `Authorization: Bearer assay_…` API key, then any other `Authorization: Bearer` JWT, verified here
 against its issuer's keys (`bearer_tokens`), then a bearer biscuit, which stands for someone only
-once it is verified for a request (`authorization`, `biscuits`). The auth service says whom a
+once it is verified for a request (`authorization`, `biscuits`). On the Vault-compatible paths
+(`/v1/...`) `X-Vault-Token` is taken as the bearer credential when `Authorization` is absent, so
+Vault clients send an Assay API key or JWT as their token. The auth service says whom a
 session or an API key belongs to; its answers (also "no one") are kept for `auth_cache_seconds`,
 so a revoked session or key stops working at the gateway within that window. A request without
 credentials is anonymous; a request with credentials that do not hold is refused (401), never
@@ -26,6 +28,7 @@ from assay_common.errors import BadGateway, Forbidden, Unauthorized
 from assay_common.events.bus import EventBus
 from assay_common.events.schemas.auth import CredentialsRevoked
 from assay_common.internal_auth import InternalTokenMinter, Principal
+from assay_common.vault_errors import is_vault_path
 from assay_gateway.auth_events import follow
 from assay_gateway.bearer_tokens import JwtVerifier, looks_like_jwt
 from assay_gateway.biscuits import BiscuitBearer, looks_like_biscuit
@@ -39,6 +42,8 @@ API_KEY_PREFIX = "assay_"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOGOUT_PATH = "/api/v1/auth/logout"
 TOKEN_EXCHANGE_PATH = "/api/v1/auth/token"
+#: Vault clients' credential header, accepted on the Vault-compatible paths.
+VAULT_TOKEN_HEADER = "x-vault-token"
 #: The most credentials remembered at once; beyond it the oldest answers are dropped.
 MAX_CACHED = 10_000
 
@@ -80,7 +85,7 @@ class Authenticator:
             if request.method not in SAFE_METHODS:
                 check_csrf(request, session)
             return session.principal
-        scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+        scheme, _, credential = bearer_of(request)
         if scheme.lower() == "bearer" and credential.strip():
             credential = credential.strip()
             if credential.startswith(API_KEY_PREFIX):
@@ -149,6 +154,18 @@ class Authenticator:
         if status != 200:
             raise BadGateway(f"the auth service answered {status} when asked to check the credentials")
         return resolved(kind, json.loads(content))
+
+
+def bearer_of(request: Request) -> tuple[str, str, str]:
+    """`Authorization` as (scheme, separator, credential); on the Vault-compatible paths (`/v1`)
+    without it, `X-Vault-Token: <API key or JWT>` stands for `Authorization: Bearer <it>`, as
+    Vault clients send their token."""
+    authorization = request.headers.get("authorization", "")
+    if not authorization and is_vault_path(request.scope["path"]):
+        token = request.headers.get(VAULT_TOKEN_HEADER, "").strip()
+        if token:
+            return "Bearer", " ", token
+    return authorization.partition(" ")
 
 
 def resolved(kind: str, answer: dict[str, Any]) -> Resolved:

@@ -6,4 +6,5 @@ from assay_vault.settings import VaultSettings
 
 if __name__ == "__main__":
     settings = VaultSettings()
-    serve(create_app(settings), settings)
+    # Vault clients list with the method `LIST`.
+    serve(create_app(settings), settings, any_method=True)

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import nats
@@ -33,6 +34,8 @@ log = logging.getLogger("assay.local")
 
 #: Started in this order, stopped in reverse: the gateway last up, first down.
 SERVICES = ("workflow", "auth", "vault", "dashboard", "gateway")
+#: The vault's unseal key in the data directory (see `LocalPlatform._initialize_vault`).
+VAULT_KEY_FILE = "vault-unseal.key"
 
 
 class PlatformError(RuntimeError):
@@ -273,6 +276,8 @@ class LocalPlatform:
             await asyncio.gather(*(p.wait_ready(self._client(), deadline) for p in self.processes.values()))
             if "auth" in self.processes:
                 self.bootstrap = await self._bootstrap_admin(self._internal_minter(key_file))
+            if "vault" in self.processes:
+                await self._initialize_vault(self._internal_minter(key_file))
         except BaseException:
             await self.stop()
             raise
@@ -301,6 +306,47 @@ class LocalPlatform:
         return BootstrapAdmin(
             email=made["email"], api_key=made["api_key"], password_token=made["password_token"]
         )
+
+    @property
+    def vault_key_file(self) -> Path:
+        """The vault's unseal key, kept so that it unseals itself at every start (development only)."""
+        return self.data_dir / VAULT_KEY_FILE
+
+    async def _initialize_vault(self, minter: InternalTokenMinter) -> None:
+        """Initialize a vault that is not yet (one key share, threshold one), keep its unseal key
+        in the data directory (mode 0600) and unseal it; the vault reads that file at every
+        start (`auto_unseal_key_file`). Convenient for development, unsafe in production: whoever
+        reads the data directory can unseal the vault."""
+        sys_url = f"{self.service_url('vault')}/api/v1/vault/sys"
+        headers = {
+            INTERNAL_TOKEN_HEADER: minter.mint(Principal(id="assay-up", kind="service"), audience="vault")
+        }
+        async with self._client().get(f"{sys_url}/seal-status", headers=headers) as response:
+            status = await self._vault_answer(response, 200, "for its seal status")
+        if status["initialized"]:
+            return  # unsealed itself from the key file, or its keys are the operator's
+        body = {"secret_shares": 1, "secret_threshold": 1}
+        async with self._client().post(f"{sys_url}/init", json=body, headers=headers) as response:
+            keys = (await self._vault_answer(response, 201, "to initialize"))["keys"]
+        temporary = self.vault_key_file.with_suffix(".tmp")
+        temporary.unlink(missing_ok=True)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write("\n".join(keys) + "\n")
+        temporary.replace(self.vault_key_file)
+        async with self._client().post(
+            f"{sys_url}/unseal", json={"key": keys[0]}, headers=headers
+        ) as response:
+            await self._vault_answer(response, 200, "to unseal")
+
+    @staticmethod
+    async def _vault_answer(response: aiohttp.ClientResponse, expected: int, what: str) -> dict[str, Any]:
+        if response.status != expected:
+            raise PlatformError(
+                f"the vault answered {response.status} when asked {what}: {(await response.text())[:500]}"
+            )
+        answer: dict[str, Any] = await response.json()
+        return answer
 
     async def _start_nats(self, deadline: float) -> None:
         self.nats, self.nats_url = await start_nats_server(
@@ -332,6 +378,8 @@ class LocalPlatform:
         }
         if self.options.postgres_url:
             env["ASSAY_DATABASE_URL"] = self.options.postgres_url
+        if name == "vault":
+            env["ASSAY_VAULT_AUTO_UNSEAL_KEY_FILE"] = str(self.vault_key_file)
         if name == "gateway":
             env["ASSAY_GATEWAY_INTERNAL_SIGNING_KEY_FILE"] = str(key_file)
             for upstream, port in self.ports.items():

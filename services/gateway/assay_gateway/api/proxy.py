@@ -11,7 +11,8 @@ from assay_gateway.routing import NoSuchRoute, service_for
 
 router = APIRouter()
 
-METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+#: `LIST` is Vault's method for listing keys (`/v1/...`; hvac and the `vault` CLI send it).
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "LIST"]
 
 
 @router.api_route("/{path:path}", methods=METHODS, include_in_schema=False)

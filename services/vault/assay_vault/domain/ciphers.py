@@ -19,3 +19,15 @@ class RecordCipher(Protocol):
         """The plaintext of a record sealed for `aad`; `Sealed` (503) while sealed, and an integrity
         error (never another record's value) when the ciphertext was altered or moved."""
         ...
+
+
+def place(*parts: str | int) -> bytes:
+    """Associated data naming where a record lives, e.g. `place("kv", mount, path, version)`.
+
+    Each part is length-prefixed, so no two different places encode alike (`("a/b", "c")` and
+    `("a", "b/c")` differ) whatever characters paths hold."""
+    encoded = bytearray()
+    for part in parts:
+        raw = str(part).encode()
+        encoded += len(raw).to_bytes(4, "big") + raw
+    return bytes(encoded)

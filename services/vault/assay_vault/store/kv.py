@@ -1,0 +1,142 @@
+"""Queries on KV v2 secrets: the metadata of each path and its versions (ciphertext only)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from assay_common.db import insert_ignoring_conflict, to_row
+from assay_vault.store.tables import kv_metadata, kv_versions
+
+
+@dataclass(frozen=True)
+class MetadataRow:
+    mount: str
+    path: str
+    current_version: int
+    oldest_version: int
+    max_versions: int
+    cas_required: bool
+    metadata_cas_required: bool
+    delete_version_after: int
+    custom_metadata: dict[str, str]
+    metadata_version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """One version of a secret, without its value."""
+
+    version: int
+    created_at: datetime
+    deletion_time: datetime | None
+    destroyed: bool
+
+
+_VERSION_COLUMNS = (
+    kv_versions.c.version,
+    kv_versions.c.created_at,
+    kv_versions.c.deletion_time,
+    kv_versions.c.destroyed,
+)
+
+
+def _version(row: Any) -> VersionRow:
+    return VersionRow(row.version, row.created_at, row.deletion_time, row.destroyed)
+
+
+def _of(mount: str, path: str, table: sa.Table) -> sa.ColumnElement[bool]:
+    return sa.and_(table.c.mount == mount, table.c.path == path)
+
+
+async def get_metadata(
+    conn: AsyncConnection, mount: str, path: str, *, for_update: bool = False
+) -> MetadataRow | None:
+    query = sa.select(kv_metadata).where(_of(mount, path, kv_metadata))
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    return to_row(MetadataRow, row) if row else None
+
+
+async def insert_metadata(conn: AsyncConnection, row: MetadataRow) -> None:
+    """Insert `row` unless the path has metadata already (a concurrent writer made it)."""
+    await conn.execute(insert_ignoring_conflict(conn.dialect.name, kv_metadata), asdict(row))
+
+
+async def update_metadata(conn: AsyncConnection, mount: str, path: str, values: dict[str, Any]) -> None:
+    await conn.execute(kv_metadata.update().where(_of(mount, path, kv_metadata)).values(**values))
+
+
+async def delete_metadata(conn: AsyncConnection, mount: str, path: str) -> bool:
+    """Delete a path's metadata and, by cascade, all its versions."""
+    result = await conn.execute(kv_metadata.delete().where(_of(mount, path, kv_metadata)))
+    return result.rowcount > 0
+
+
+async def versions(conn: AsyncConnection, mount: str, path: str) -> list[VersionRow]:
+    query = sa.select(*_VERSION_COLUMNS).where(_of(mount, path, kv_versions)).order_by(kv_versions.c.version)
+    return [_version(row) for row in (await conn.execute(query)).all()]
+
+
+async def version(
+    conn: AsyncConnection, mount: str, path: str, number: int
+) -> tuple[VersionRow, bytes | None] | None:
+    """Version `number` of a path and its ciphertext (None once destroyed)."""
+    query = sa.select(*_VERSION_COLUMNS, kv_versions.c.ciphertext).where(
+        _of(mount, path, kv_versions), kv_versions.c.version == number
+    )
+    row = (await conn.execute(query)).first()
+    return (_version(row), row.ciphertext) if row else None
+
+
+async def insert_version(
+    conn: AsyncConnection, mount: str, path: str, row: VersionRow, ciphertext: bytes
+) -> None:
+    values = {"mount": mount, "path": path, "ciphertext": ciphertext, **asdict(row)}
+    await conn.execute(kv_versions.insert(), values)
+
+
+async def prune_versions(conn: AsyncConnection, mount: str, path: str, *, up_to: int) -> None:
+    """Delete versions `up_to` and older, for good."""
+    await conn.execute(
+        kv_versions.delete().where(_of(mount, path, kv_versions), kv_versions.c.version <= up_to)
+    )
+
+
+async def set_deletion_time(
+    conn: AsyncConnection, mount: str, path: str, numbers: Iterable[int], when: datetime | None
+) -> None:
+    statement = (
+        kv_versions.update()
+        .where(_of(mount, path, kv_versions), kv_versions.c.version.in_(list(numbers)))
+        .values(deletion_time=when)
+    )
+    await conn.execute(statement)
+
+
+async def destroy(conn: AsyncConnection, mount: str, path: str, numbers: Iterable[int]) -> None:
+    """Mark versions destroyed and drop their ciphertext; the rows stay as tombstones."""
+    statement = (
+        kv_versions.update()
+        .where(_of(mount, path, kv_versions), kv_versions.c.version.in_(list(numbers)))
+        .values(destroyed=True, ciphertext=None)
+    )
+    await conn.execute(statement)
+
+
+async def paths_under(conn: AsyncConnection, mount: str, prefix: str) -> list[str]:
+    """Every path of `mount` that starts with `prefix`, in order. Compared byte for byte (`LIKE`
+    ignores case on SQLite), starting at `prefix` in the primary key's order."""
+    path = kv_metadata.c.path
+    query = sa.select(path).where(kv_metadata.c.mount == mount).order_by(path)
+    if prefix:
+        query = query.where(path >= prefix, sa.func.substr(path, 1, len(prefix)) == prefix)
+    return list((await conn.execute(query)).scalars().all())
