@@ -315,8 +315,8 @@ class RouteTable:
 
     def __init__(self, rows: tuple[tuple[str, str, str], ...] = TABLE) -> None:
         self.rows = [parse_row(*row) for row in rows]
-        keys = [(row.method, row.path) for row in self.rows]
-        if len(set(keys)) != len(keys):
+        self._by_template = {(row.method, row.path): row for row in self.rows}
+        if len(self._by_template) != len(self.rows):
             raise ValueError("a route appears twice in the route permission table")
         self._exact = {(row.method, row.path): row for row in self.rows if "{" not in row.path}
         # By method, so a request is tried only against the templates it could match (every
@@ -330,7 +330,16 @@ class RouteTable:
 
     def get(self, method: str, path: str) -> RoutePermission | None:
         """The row of a template (as the OpenAPI names it)."""
-        return next((row for row in self.rows if (row.method, row.path) == (method, path)), None)
+        return self._by_template.get((method, path))
+
+    def row(self, method: str, template: str) -> RoutePermission:
+        """The row of a service's route, by its method (HEAD is GET's) and path template;
+        `LookupError` when there is none — a bug, not a bad request: a test walks every service's
+        OpenAPI against the table."""
+        found = self.get("GET" if method == "HEAD" else method, template)
+        if found is None:
+            raise LookupError(f"{method} {template} is missing from the route permission table")
+        return found
 
     def match(self, method: str, path: str) -> tuple[RoutePermission, dict[str, str]] | None:
         """The row a request falls under and its path parameters; fixed paths win over templates

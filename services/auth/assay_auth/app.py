@@ -19,8 +19,8 @@ from assay_auth.api import (
 )
 from assay_auth.api.deps import install_error_handlers
 from assay_auth.domain.identity import Identity
-from assay_auth.domain.namespace_links import NamespaceLinks
 from assay_auth.domain.permission_answers import PermissionAnswers
+from assay_auth.domain.platform_links import LIFECYCLES, PlatformLinks
 from assay_auth.settings import AuthSettings
 from assay_auth.store import tables
 from assay_common.service import Runtime, ServiceDefinition, create_service_app
@@ -42,8 +42,9 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
             log.info("platform permission schema %s (version %d)", installed.outcome, installed.version)
         rt.start_background("audit-log", identity.audit.follow(rt.bus))
         rt.start_background("permission-answers", PermissionAnswers(identity.permissions).serve(rt.bus))
-        links = NamespaceLinks(identity.ctx, identity.permissions)
-        rt.start_background("namespace-links", links.consumer(rt.bus).run())
+        for lifecycle in LIFECYCLES:
+            links = PlatformLinks(identity.ctx, identity.permissions, lifecycle)
+            rt.start_background(f"{lifecycle.resource_type}-links", links.consumer(rt.bus).run())
         rt.start_background("sweep", identity.sweep_forever())
         rt.start_background("signing-key-rotation", identity.rotate_signing_keys_forever())
         if not identity.signing_keys.sealing:

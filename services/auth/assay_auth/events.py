@@ -74,5 +74,5 @@ AUDITS = (
     RelationshipsWritten,
 )
 #: Its own audit records (into the audit log) and the workflow service's namespace events (which
-#: link namespaces to the platform in the permission store: `domain/namespace_links.py`).
+#: link namespaces to the platform in the permission store: `domain/platform_links.py`).
 CONSUMES = (*AUDITS, NamespaceCreated, NamespaceDeleted)

@@ -34,15 +34,6 @@ ROUTES = RouteTable()
 FROM_REQUEST = ("fixed", "path", "query")
 
 
-def route_permission(method: str, template: str) -> RoutePermission:
-    """The row of a route, by its method and path template."""
-    found = ROUTES.get(method, template)
-    if found is None:
-        # A test walks every service's OpenAPI against the table: this is a bug, not a request.
-        raise LookupError(f"{method} {template} is missing from the route permission table")
-    return found
-
-
 @dataclass(frozen=True)
 class Access:
     """The caller of one request and the row of the table that its route falls under."""
@@ -81,7 +72,7 @@ async def access(
 ) -> Access:
     """The caller of the request, once it passed its route's row as far as it can be checked
     before the route runs (FastAPI dependency, one per request)."""
-    route = route_permission(request.method, request.scope["route"].path)
+    route = ROUTES.row(request.method, request.scope["route"].path)
     granted = Access(principal, route, checks, found, request.headers.get(CONSISTENCY_TOKEN_HEADER) or None)
     if route.access == "signed_in" and principal.kind == "anonymous":
         raise Unauthorized("sign in, or send an API key or token")

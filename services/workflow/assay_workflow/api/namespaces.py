@@ -11,13 +11,13 @@ from pydantic import BaseModel, Field
 
 from assay_common.problems import problems
 from assay_common.service import Runtime, runtime
-from assay_workflow.api.access import Access, access, route_permission
+from assay_workflow.api.access import ROUTES, Access, access
 from assay_workflow.domain.namespaces import Namespaces
 from assay_workflow.store.namespaces import NamespaceRow
 
 router = APIRouter(prefix="/api/v1/namespaces", tags=["namespaces"])
 #: A listing shows the namespaces the caller could describe.
-DESCRIBE = route_permission("GET", "/api/v1/namespaces/{name}")
+DESCRIBE = ROUTES.row("GET", "/api/v1/namespaces/{name}")
 
 NamespaceName = Annotated[str, Path(min_length=1, max_length=63, description="Namespace name")]
 

@@ -1,6 +1,7 @@
-"""Workflow namespaces join the platform in the permission store: the auth service follows the
-workflow service's namespace events and keeps `namespace:<name>#platform@platform:assay` in step,
-so platform roles reach a namespace while it exists and not after."""
+"""Namespaces and vault mounts join the platform in the permission store: the auth service follows
+the workflow service's namespace events and the vault's mount events, and keeps
+`<type>:<name>#platform@platform:assay` in step, so platform roles reach them while they exist and
+no grant outlives them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import nats
 
-from assay_auth.domain.namespace_links import CONSUMER_NAME
+from assay_auth.domain.platform_links import NAMESPACES
 from tests.auth_api import AuthApi, email
 from tests.conftest import Stack
 from tests.support import eventually, subject_messages
@@ -31,7 +32,12 @@ async def allowed(auth_api: AuthApi, resource: str, permission: str, subject: st
 
 async def on_namespace(auth_api: AuthApi, name: str) -> list[dict[str, Any]]:
     """Every relationship whose resource is `namespace:<name>`, now."""
-    params = {"resource_type": "namespace", "resource_id": name, "consistency": "fully_consistent"}
+    return await on_object(auth_api, "namespace", name)
+
+
+async def on_object(auth_api: AuthApi, resource_type: str, name: str) -> list[dict[str, Any]]:
+    """Every relationship whose resource is `<resource_type>:<name>`, now."""
+    params = {"resource_type": resource_type, "resource_id": name, "consistency": "fully_consistent"}
     response = await auth_api.call("GET", f"{PERMISSIONS}/relationships", params=params)
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
@@ -63,7 +69,7 @@ async def redeliver(stack: Stack, name: str, event: str) -> None:
         published = await js.publish(subject, original.data, stream=stack.subjects.events_stream)
 
         async def acknowledged() -> bool:
-            info = await js.consumer_info(stack.subjects.events_stream, CONSUMER_NAME)
+            info = await js.consumer_info(stack.subjects.events_stream, NAMESPACES.durable)
             return info.ack_floor is not None and (info.ack_floor.stream_seq or 0) >= published.seq
 
         await eventually(acknowledged, what="the redelivered event acknowledged")
@@ -123,3 +129,30 @@ async def test_an_event_delivered_twice_changes_nothing(stack: Stack, auth_api: 
     # Handled once already: a late copy of the creation must not link the deleted namespace again.
     await redeliver(stack, unique, "namespace_created")
     assert await on_namespace(auth_api, unique) == []
+
+
+async def test_a_vault_mount_joins_the_platform_and_leaves_no_grant_when_disabled(
+    stack: Stack, auth_api: AuthApi, unique: str
+) -> None:
+    """A mount enabled again under the same name must not hand its secrets to the old readers."""
+    reader = f"user:{(await auth_api.create_user(email(unique)))['id']}"
+    resource = f"vault_mount:{unique}"
+    enabled = await stack.client.post("/api/v1/vault/mounts", json={"path": unique})
+    assert enabled.status_code == 201, enabled.text
+
+    async def linked() -> bool:
+        return [r["relation"] for r in await on_object(auth_api, "vault_mount", unique)] == ["platform"]
+
+    await eventually(linked, what="the mount linked to the platform")
+    grant = {"operation": "touch", "relationship": f"{resource}#reader@{reader}"}
+    written = await auth_api.call("POST", f"{PERMISSIONS}/relationships", json={"updates": [grant]})
+    assert written.status_code == 200, written.text
+    assert await allowed(auth_api, resource, "read", reader)
+
+    assert (await stack.client.delete(f"/api/v1/vault/mounts/{unique}")).status_code == 204
+
+    async def nothing_left() -> bool:
+        return await on_object(auth_api, "vault_mount", unique) == []
+
+    await eventually(nothing_left, what="no relationship left on the disabled mount")
+    assert not await allowed(auth_api, resource, "read", reader)
