@@ -176,6 +176,7 @@ TABLE: tuple[tuple[str, str, str], ...] = (
     ("POST", "/v1/sys/unseal", "signed_in"),
     ("PUT", "/v1/sys/seal", "platform:assay#administer"),
     ("POST", "/v1/sys/seal", "platform:assay#administer"),
+    ("GET", "/v1/auth/token/lookup-self", "signed_in"),
     # ---- vault: kv and mounts ------------------------------------------------------------------------
     # Platform administrators list and enable mounts; a mount's administrators tune, configure and
     # disable it; its writers write and delete secrets, its readers read and list them.

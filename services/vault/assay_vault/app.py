@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from assay_common.problems import problems
 from assay_common.service import Runtime, ServiceDefinition, create_service_app
-from assay_vault.api import kv, kv_vault, mounts, sys, vault_sys
+from assay_vault.api import kv, kv_vault, mounts, sys, vault_sys, vault_token
 from assay_vault.api.access import access
 from assay_vault.api.vault_dialect import document_list_operations, install_vault_errors
 from assay_vault.domain.keyring import Keyring
@@ -20,7 +20,7 @@ MIGRATIONS = Path(__file__).parent / "store" / "migrations"
 def api_router() -> APIRouter:
     """Every route of the API, each checked against its row of the route permission table."""
     router = APIRouter(dependencies=[Depends(access)], responses=problems(401, 403))
-    for module in (sys, vault_sys, mounts, kv, kv_vault):
+    for module in (sys, vault_sys, vault_token, mounts, kv, kv_vault):
         router.include_router(module.router)
     return router
 
