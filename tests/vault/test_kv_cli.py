@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from tests.conftest import Stack
-from tests.vault.test_kv_vault_differential import BAO
+from tests.vault.openbao import BAO
 
 
 async def bao(stack: Stack, *args: str) -> tuple[int, str]:

@@ -12,25 +12,20 @@ data and metadata (JSON merge patch), `GET ?list=true`, and the mount routes hva
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import secrets
-import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import httpx
 import hvac
 import hvac.exceptions
 import pytest
 import requests
 
-from assay.local import free_port
 from tests.conftest import Stack
+from tests.vault.openbao import running_openbao
 
-BAO = Path(__file__).parents[2] / ".venv" / "bin" / "bao"
 #: What differs by nature and is replaced before comparing.
 _TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 #: `running_plugin_version` names the server's build (`v2.x+builtin.bao`, `v0.1.0+builtin.assay`).
@@ -53,40 +48,15 @@ class Bao:
 
 
 @pytest.fixture(scope="module")
-def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bao]:
-    """OpenBao's dev server on a free loopback port, in a directory of its own; killed after."""
-    directory = tmp_path_factory.mktemp("bao")
-    port, token = free_port(), secrets.token_hex(8)
-    log = (directory / "bao.log").open("wb")
-    process = subprocess.Popen(
-        [str(BAO), "server", "-dev", f"-dev-listen-address=127.0.0.1:{port}", f"-dev-root-token-id={token}"],
-        cwd=directory,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "HOME": str(directory), "BAO_ADDR": f"http://127.0.0.1:{port}"},
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        asyncio.run(_until_unsealed(url, process))
+async def bao(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Bao]:
+    """OpenBao's dev server (it mounts `secret/` as KV v2), unsealed, with a root token of ours."""
+    token = secrets.token_hex(8)
+
+    def arguments(port: int) -> list[str]:
+        return ["-dev", f"-dev-listen-address=127.0.0.1:{port}", f"-dev-root-token-id={token}"]
+
+    async with running_openbao(tmp_path_factory.mktemp("bao"), arguments, "/v1/sys/health") as url:
         yield Bao(url, token)
-    finally:
-        process.kill()
-        process.wait(timeout=10)
-        log.close()
-
-
-async def _until_unsealed(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = asyncio.get_running_loop().time() + 30
-    async with httpx.AsyncClient(base_url=url, timeout=2) as client:
-        while True:
-            assert process.poll() is None, "OpenBao's dev server exited"
-            try:
-                if (await client.get("/v1/sys/health")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert asyncio.get_running_loop().time() < deadline, "OpenBao did not start within 30s"
-            await asyncio.sleep(0.05)
 
 
 def normalized(value: Any) -> Any:

@@ -3,23 +3,19 @@ status, init, unseal and seal answer alike (fields, status codes, hvac's excepti
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import hvac
 import hvac.exceptions
 import pytest
 import requests
 
-from assay.local import free_port
-from assay.local.platform import ManagedProcess
 from assay_common.internal_auth import INTERNAL_TOKEN_HEADER, InternalTokenMinter, load_private_key
 from tests.conftest import Stack
+from tests.vault.openbao import running_openbao
 from tests.vault.vault_processes import CALLER, vault_replicas
 
 #: What both answer in `sys/seal-status` and must agree on.
@@ -28,45 +24,21 @@ SEAL_FIELDS = ("type", "initialized", "sealed", "t", "n", "progress")
 HEALTH_FIELDS = ("initialized", "sealed", "standby")
 
 
-async def wait_for_openbao(server: ManagedProcess, url: str) -> None:
-    deadline = asyncio.get_running_loop().time() + 30
-    async with aiohttp.ClientSession() as probe:
-        while True:
-            try:
-                async with probe.get(f"{url}/v1/sys/seal-status") as answer:
-                    if answer.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            if not server.is_running or asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"OpenBao did not start:\n{server.log_tail()}")
-            await asyncio.sleep(0.05)
-
-
 @pytest.fixture
 async def openbao(tmp_path: Path) -> AsyncIterator[hvac.Client]:
     """A fresh, uninitialized OpenBao server (in-memory storage), and hvac in front of it."""
-    port = free_port()
-    config = tmp_path / "bao.hcl"
-    config.write_text(
-        'storage "inmem" {}\n'
-        f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  tls_disable = true\n}}\n'
-        "disable_mlock = true\n"
-    )
-    server = ManagedProcess(
-        "openbao",
-        [str(Path(sys.executable).parent / "bao"), "server", f"-config={config}"],
-        {},
-        tmp_path / "bao.log",
-        ready_url=None,
-    )
-    await server.spawn()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        await wait_for_openbao(server, url)
+
+    def arguments(port: int) -> list[str]:
+        config = tmp_path / "bao.hcl"
+        config.write_text(
+            'storage "inmem" {}\n'
+            f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  tls_disable = true\n}}\n'
+            "disable_mlock = true\n"
+        )
+        return [f"-config={config}"]
+
+    async with running_openbao(tmp_path, arguments, "/v1/sys/seal-status") as url:
         yield hvac.Client(url=url)
-    finally:
-        await server.stop()
 
 
 @pytest.fixture
