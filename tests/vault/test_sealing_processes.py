@@ -104,3 +104,34 @@ async def test_a_vault_unseals_itself_from_its_key_file_at_every_start(stack: St
     assert (unsealed_at_start, with_too_few) == ("unsealed", "sealed")
     assert "auto-unseal: the key file holds too few key shares" in log
     assert not any(key in log for key in made.json()["keys"] + made.json()["keys_base64"])
+
+
+def rewrapped_so_far(metrics: str) -> float:
+    """The replica's count of records sealed again under a newer KEK (Prometheus text)."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("assay_vault_records_rewrapped_total{")
+    )
+
+
+async def test_a_rotation_rewraps_every_record_in_the_background(stack: Stack, tmp_path: Path) -> None:
+    async with vault_replicas(stack, tmp_path, 1) as (replica,):
+        vault = replica.client
+        made = await vault.post(f"{SYS}/init", json={"secret_shares": 1, "secret_threshold": 1})
+        await unseal(vault, made.json()["keys"][0])
+        assert (await vault.post("/api/v1/vault/mounts", json={"path": "secret"})).status_code == 201
+        for n in range(5):
+            written = await vault.put(f"/api/v1/vault/kv/secret/secrets/s{n}", json={"data": {"n": n}})
+            assert written.status_code == 200, written.text
+
+        assert (await vault.post(f"{SYS}/rotate")).json() == {"kek_version": 2}
+
+        async def all_rewrapped() -> bool:
+            return rewrapped_so_far((await vault.get("/metrics")).text) == 5
+
+        await eventually(all_rewrapped, what="the five records sealed again under KEK version 2")
+        for n in range(5):
+            assert (await vault.get(f"/api/v1/vault/kv/secret/secrets/s{n}")).json()["data"] == {"n": n}
+        status = (await vault.get(f"{SYS}/key-status")).json()
+        assert (status["kek_version"], status["encryptions"]) == (2, 5)

@@ -108,6 +108,10 @@ async def test_shares_of_another_root_key_fail_and_start_the_attempt_again(vault
 
     assert (await vault.status()).progress == 0
     await vault.submit(shares[0])
+    with pytest.raises(UnsealFailed):
+        await vault.submit(foreign[0])  # the same index as the share held
+    assert (await vault.status()).progress == 0
+    await vault.submit(shares[0])
     reset = await vault.submit(None, reset=True)
     assert (reset.progress, reset.nonce, reset.sealed) == (0, "", True)
 

@@ -167,6 +167,7 @@ TABLE: tuple[tuple[str, str, str], ...] = (
     ("POST", "/api/v1/vault/sys/unseal", "signed_in"),
     ("POST", "/api/v1/vault/sys/seal", "platform:assay#administer"),
     ("POST", "/api/v1/vault/sys/rotate", "platform:assay#administer"),
+    ("GET", "/api/v1/vault/sys/key-status", "platform:assay#administer"),
     ("GET", "/v1/sys/health", "public"),
     ("GET", "/v1/sys/seal-status", "public"),
     ("GET", "/v1/sys/init", "public"),
@@ -176,6 +177,9 @@ TABLE: tuple[tuple[str, str, str], ...] = (
     ("POST", "/v1/sys/unseal", "signed_in"),
     ("PUT", "/v1/sys/seal", "platform:assay#administer"),
     ("POST", "/v1/sys/seal", "platform:assay#administer"),
+    ("GET", "/v1/sys/key-status", "platform:assay#administer"),
+    ("PUT", "/v1/sys/rotate", "platform:assay#administer"),
+    ("POST", "/v1/sys/rotate", "platform:assay#administer"),
     ("GET", "/v1/auth/token/lookup-self", "signed_in"),
     # ---- vault: kv and mounts ------------------------------------------------------------------------
     # Platform administrators list and enable mounts; a mount's administrators tune, configure and

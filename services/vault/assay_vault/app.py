@@ -10,6 +10,7 @@ from assay_vault.api import kv, kv_vault, mounts, sys, vault_sys, vault_token
 from assay_vault.api.access import access
 from assay_vault.api.vault_dialect import document_list_operations, install_vault_errors
 from assay_vault.domain.keyring import Keyring
+from assay_vault.domain.rewrap import Rewrapper
 from assay_vault.domain.sealing import Sealing
 from assay_vault.settings import VaultSettings
 from assay_vault.store import tables
@@ -33,6 +34,9 @@ def create_app(settings: VaultSettings | None = None) -> FastAPI:
     async def start(rt: Runtime, app: FastAPI) -> None:
         sealing = Sealing(rt.store, rt.events, keyring)
         app.state.sealing = sealing
+        rewrapper = Rewrapper(rt.store, keyring)
+        sealing.on_keys_changed = rewrapper.request
+        rt.start_background("rewrap", rewrapper.run())
         rt.start_background("seal-follower", sealing.follow(rt.bus))
         rt.start_background("seal-watch", sealing.watch(settings.seal_check_seconds))
         if settings.auto_unseal_key_file is not None:

@@ -5,6 +5,7 @@ The Vault dialect of the same operations is `vault_sys` (`/v1/sys/...`).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends
@@ -77,6 +78,12 @@ class RotateOut(BaseModel):
     kek_version: int = Field(description="The new KEK version: new records are sealed with it")
 
 
+class KeyStatusOut(BaseModel):
+    kek_version: int = Field(description="The KEK version new records are sealed with")
+    installed_at: datetime = Field(description="When that version was made")
+    encryptions: int = Field(description="Records this replica sealed with it since it was unsealed")
+
+
 async def unseal_with(domain: Sealing, key: str | None, reset: bool) -> SealStatus:
     """A share (or a reset) from a request, for both dialects."""
     if reset:
@@ -146,3 +153,16 @@ async def seal(domain: Sealing = Depends(sealing), caller: Access = Depends(acce
 )
 async def rotate(domain: Sealing = Depends(sealing), caller: Access = Depends(access)) -> RotateOut:
     return RotateOut(kek_version=await domain.rotate(caller.actor))
+
+
+@router.get(
+    "/key-status",
+    response_model=KeyStatusOut,
+    responses=problems(503),
+    summary="The KEK new records are sealed with, and when it was made",
+)
+async def key_status(domain: Sealing = Depends(sealing)) -> KeyStatusOut:
+    status = await domain.key_status()
+    return KeyStatusOut(
+        kek_version=status.kek_version, installed_at=status.installed_at, encryptions=status.encryptions
+    )

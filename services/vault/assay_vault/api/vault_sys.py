@@ -21,6 +21,7 @@ from assay_common.service import distribution_version
 from assay_vault.api.access import Access, access
 from assay_vault.api.deps import sealing
 from assay_vault.api.sys import HEALTH_CODES, unseal_with
+from assay_vault.api.vault_dialect import envelope
 from assay_vault.domain import shamir
 from assay_vault.domain.sealing import DEFAULT_SHARES, DEFAULT_THRESHOLD, Sealing, SealStatus
 
@@ -155,4 +156,34 @@ _route_per_method("/init", initialize, WRITE_METHODS, summary="Initialize (Vault
 _route_per_method("/unseal", unseal, WRITE_METHODS, summary="Unseal (Vault's sys/unseal)")
 _route_per_method(
     "/seal", seal, WRITE_METHODS, summary="Seal (Vault's sys/seal)", status_code=204, response_class=Response
+)
+
+
+@router.get("/key-status", summary="The current key-encryption key (Vault's sys/key-status)")
+async def key_status(domain: Sealing = Depends(sealing)) -> dict[str, Any]:
+    """Vault's "term" is Assay's KEK version; `encryptions` counts this replica's since it was
+    unsealed. Vault repeats the fields beside the envelope's `data`; so does this."""
+    status = await domain.key_status()
+    data = {
+        "term": status.kek_version,
+        "install_time": status.installed_at.isoformat().replace("+00:00", "Z"),
+        "encryptions": status.encryptions,
+    }
+    return data | envelope(data)
+
+
+async def rotate(domain: Sealing = Depends(sealing), caller: Access = Depends(access)) -> Response:
+    """Make a new key-encryption key version (Vault's sys/rotate); records are rewrapped under it
+    in the background."""
+    await domain.rotate(caller.actor)
+    return Response(status_code=204)
+
+
+_route_per_method(
+    "/rotate",
+    rotate,
+    WRITE_METHODS,
+    summary="Rotate the key-encryption key (Vault's sys/rotate)",
+    status_code=204,
+    response_class=Response,
 )

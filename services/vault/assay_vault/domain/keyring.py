@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
@@ -118,6 +118,13 @@ def unwrap_kek(root_key: bytes | bytearray, version: int, wrapped: bytes) -> byt
     return bytearray(kek)
 
 
+def record_kek_version(ciphertext: bytes) -> int | None:
+    """The KEK version a record names in its header; None if it is not a record of this format."""
+    if len(ciphertext) < _HEADER_BYTES or ciphertext[0] != RECORD_FORMAT:
+        return None
+    return int.from_bytes(ciphertext[1:_HEADER_BYTES], "big")
+
+
 def _wipe(key: bytearray) -> None:
     key[:] = bytes(len(key))
 
@@ -128,6 +135,8 @@ class _Keys:
     keks: dict[int, bytearray]
     #: The seal epoch this replica was unsealed in: a seal anywhere raises the stored epoch.
     epoch: int
+    #: Records this replica sealed under each KEK version since it was unsealed.
+    encryptions: dict[int, int] = field(default_factory=dict)
 
     @property
     def current(self) -> int:
@@ -177,6 +186,10 @@ class Keyring:
             for kek in keys.keks.values():
                 _wipe(kek)
 
+    def encryptions(self, version: int) -> int:
+        """Records this replica sealed under KEK `version` since it was unsealed (0 while sealed)."""
+        return 0 if self._keys is None else self._keys.encryptions.get(version, 0)
+
     def knows(self, version: int) -> bool:
         return self._keys is not None and version in self._keys.keks
 
@@ -207,7 +220,14 @@ class Keyring:
             body = aead_seal(dek, plaintext, _BODY_AAD + header + aad)
         finally:
             _wipe(dek)
+        keys.encryptions[version] = keys.encryptions.get(version, 0) + 1
         return header + wrapped + body
+
+    def reseal(self, ciphertext: bytes, aad: bytes) -> bytes:
+        """`ciphertext` sealed again under the current KEK with a fresh DEK (a rewrap after a
+        rotation). The KEK version is part of the body's associated data, so the body is
+        encrypted again too; the plaintext exists only inside this call."""
+        return self.seal(self.open(ciphertext, aad), aad)
 
     def open(self, ciphertext: bytes, aad: bytes) -> bytes:
         keys = self._unsealed()

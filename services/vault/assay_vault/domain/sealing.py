@@ -22,7 +22,9 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -92,6 +94,16 @@ class SealStatus:
         return "sealed" if self.sealed else "unsealed"
 
 
+@dataclass(frozen=True)
+class KeyStatus:
+    """The KEK new records are sealed with (Vault's "term" of its keyring)."""
+
+    kek_version: int
+    installed_at: datetime
+    #: Records this replica sealed with it since it was unsealed.
+    encryptions: int
+
+
 def replica_name() -> str:
     """How this process names itself in events: host and process id."""
     return f"{socket.gethostname()}/{os.getpid()}"
@@ -110,6 +122,8 @@ class Sealing:
         #: The newest seal epoch a `sealed` event announced.
         self._sealed_epoch = 0
         keyring.on_unknown_version = self._load_soon
+        #: Called once this replica was unsealed or made a new KEK version (to rewrap records).
+        self.on_keys_changed: Callable[[], None] | None = None
 
     async def config(self) -> SealConfigRow | None:
         async with self.db.read() as conn:
@@ -178,7 +192,8 @@ class Sealing:
             if share in self._shares:
                 return self._status(config)  # as Vault: a share given twice counts once
             if any(held[0] == share[0] for held in self._shares):
-                raise UnsealFailed("another key share with the same index was given already in this attempt")
+                self._reset()  # as Vault, whose attempt ends at any share that does not combine
+                raise UnsealFailed("two key shares have the same index; the attempt starts again")
             if not self._shares:
                 self._nonce = str(uuid.uuid4())
             self._shares.append(share)
@@ -208,6 +223,7 @@ class Sealing:
             root[:] = bytes(len(root))
             raise
         log.info("this replica of the vault is unsealed (seal epoch %d)", epoch)
+        self._keys_changed()
 
     async def seal(self, actor: str) -> None:
         """Seal this replica at once and, through the event `sealed`, every other one (idempotent)."""
@@ -237,7 +253,22 @@ class Sealing:
             await self.outbox.add(tx, KekRotated(version=version, rotated_by=actor), subject="sys/keys")
         self.keyring.add_kek(version, wrapped)
         log.info("key-encryption key version %d made by %s", version, actor)
+        self._keys_changed()
         return version
+
+    def _keys_changed(self) -> None:
+        if self.on_keys_changed is not None:
+            self.on_keys_changed()
+
+    async def key_status(self) -> KeyStatus:
+        """The current KEK version and when it was made; `Sealed` while sealed."""
+        version = self.keyring.kek_version
+        if version is None:
+            raise Sealed("the vault is sealed; unseal it with the unseal keys")
+        async with self.db.read() as conn:
+            installed_at = await store.kek_created_at(conn, version)
+        assert installed_at is not None  # KEK versions are never deleted
+        return KeyStatus(version, installed_at, self.keyring.encryptions(version))
 
     # ---- following the other replicas ------------------------------------------------------------
 

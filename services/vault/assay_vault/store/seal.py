@@ -75,3 +75,9 @@ async def insert_kek(conn: AsyncConnection, version: int, wrapped: bytes, now: d
     statement = insert_ignoring_conflict(conn.dialect.name, kek_versions)
     result = await conn.execute(statement, {"version": version, "wrapped_key": wrapped, "created_at": now})
     return result.rowcount == 1
+
+
+async def kek_created_at(conn: AsyncConnection, version: int) -> datetime | None:
+    statement = sa.select(kek_versions.c.created_at).where(kek_versions.c.version == version)
+    found: datetime | None = (await conn.execute(statement)).scalar_one_or_none()
+    return found
