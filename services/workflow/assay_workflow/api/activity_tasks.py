@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from assay_common.disconnects import unless_disconnected
 from assay_common.problems import problems
-from assay_workflow.api.access import Access, access
+from assay_workflow.api.access import WorkflowAccess, access
 from assay_workflow.api.deps import engine, refuse_if_all_stale
 from assay_workflow.api.tasks import ActivityTaskOut, CachedRun, WorkflowTaskOut
 from assay_workflow.domain.activity_tasks import ActivityOutcome, ActivityTasks
@@ -93,7 +93,7 @@ async def poll_activity_tasks(
     body: PollIn,
     request: Request,
     domain: ActivityTasks = Depends(activity_tasks),
-    caller: Access = Depends(access),
+    caller: WorkflowAccess = Depends(access),
 ) -> PollOut:
     await caller.require_worker(body.worker_id)
     # A worker that died mid-poll must not have tasks claimed on its behalf.
@@ -110,7 +110,9 @@ async def poll_activity_tasks(
     summary="Report activity outcomes (failures are retried per the retry policy)",
 )
 async def complete_activity_tasks(
-    body: CompleteIn, domain: ActivityTasks = Depends(activity_tasks), caller: Access = Depends(access)
+    body: CompleteIn,
+    domain: ActivityTasks = Depends(activity_tasks),
+    caller: WorkflowAccess = Depends(access),
 ) -> CompleteOut:
     await caller.require_worker(body.worker_id)
     outcomes = [ActivityOutcome(r.task_token, r.result, r.error) for r in body.results]
@@ -137,7 +139,9 @@ async def complete_activity_tasks(
     summary="Keep running activities alive; learn whether they were cancelled",
 )
 async def heartbeat_activity_tasks(
-    body: HeartbeatIn, domain: ActivityTasks = Depends(activity_tasks), caller: Access = Depends(access)
+    body: HeartbeatIn,
+    domain: ActivityTasks = Depends(activity_tasks),
+    caller: WorkflowAccess = Depends(access),
 ) -> HeartbeatOut:
     await caller.require_worker(body.worker_id)
     tokens = [item.task_token for item in body.heartbeats]

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from assay_common.problems import problems
+from assay_common.route_access import ROUTES
 from assay_common.service import Runtime, runtime
-from assay_workflow.api.access import ROUTES, Access, access
+from assay_workflow.api.access import WorkflowAccess, access
 from assay_workflow.domain.namespaces import Namespaces
 from assay_workflow.store.namespaces import NamespaceRow
 
@@ -62,7 +63,7 @@ async def list_namespaces(
     cursor: Annotated[str | None, Query(description="The `next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     domain: Namespaces = Depends(namespaces),
-    caller: Access = Depends(access),
+    caller: WorkflowAccess = Depends(access),
 ) -> NamespacePage:
     async def viewable(rows: Sequence[NamespaceRow]) -> list[bool]:
         return await caller.permitted([DESCRIBE.need(path_params={"name": row.name}) for row in rows])

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from assay_common.problems import problems
-from assay_workflow.api.access import Access, access
+from assay_workflow.api.access import WorkflowAccess, access
 from assay_workflow.api.deps import engine
 from assay_workflow.domain.engine import Engine
 from assay_workflow.domain.workers import Registration, Workers
@@ -65,7 +65,7 @@ async def workers(found: Engine = Depends(engine)) -> Workers:
     "", status_code=201, response_model=Registered, responses=problems(404, 422), summary="Register a worker"
 )
 async def register_worker(
-    body: WorkerIn, domain: Workers = Depends(workers), caller: Access = Depends(access)
+    body: WorkerIn, domain: Workers = Depends(workers), caller: WorkflowAccess = Depends(access)
 ) -> Registered:
     await caller.require_body(body)
     row = await domain.register(Registration(**body.model_dump()))
@@ -79,7 +79,7 @@ async def register_worker(
     summary="Tell the engine the worker lives",
 )
 async def worker_heartbeat(
-    worker_id: WorkerId, domain: Workers = Depends(workers), caller: Access = Depends(access)
+    worker_id: WorkerId, domain: Workers = Depends(workers), caller: WorkflowAccess = Depends(access)
 ) -> None:
     await caller.require_worker(worker_id)
     await domain.heartbeat(worker_id)
@@ -92,7 +92,7 @@ async def worker_heartbeat(
     summary="Remove a worker; its tasks are released",
 )
 async def delete_worker(
-    worker_id: WorkerId, domain: Workers = Depends(workers), caller: Access = Depends(access)
+    worker_id: WorkerId, domain: Workers = Depends(workers), caller: WorkflowAccess = Depends(access)
 ) -> None:
     await caller.require_worker(worker_id)
     await domain.delete(worker_id)

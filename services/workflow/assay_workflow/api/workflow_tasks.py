@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from assay_common.disconnects import unless_disconnected
 from assay_common.problems import problems
-from assay_workflow.api.access import Access, access
+from assay_workflow.api.access import WorkflowAccess, access
 from assay_workflow.api.deps import engine, refuse_if_all_stale
 from assay_workflow.api.tasks import ActivityTaskOut, CachedRun, WorkflowTaskOut
 from assay_workflow.domain.commands import AnyCommand
@@ -83,7 +83,7 @@ async def poll_workflow_tasks(
     body: PollIn,
     request: Request,
     domain: WorkflowTasks = Depends(workflow_tasks),
-    caller: Access = Depends(access),
+    caller: WorkflowAccess = Depends(access),
 ) -> PollOut:
     await caller.require_worker(body.worker_id)
     cached = {c.run_id: c.last_seq for c in body.cached}
@@ -101,7 +101,9 @@ async def poll_workflow_tasks(
     summary="Complete workflow tasks with their commands",
 )
 async def complete_workflow_tasks(
-    body: CompleteIn, domain: WorkflowTasks = Depends(workflow_tasks), caller: Access = Depends(access)
+    body: CompleteIn,
+    domain: WorkflowTasks = Depends(workflow_tasks),
+    caller: WorkflowAccess = Depends(access),
 ) -> CompleteOut:
     await caller.require_worker(body.worker_id)
     completions = [Completion(c.task_token, list(c.commands)) for c in body.completions]
@@ -124,7 +126,7 @@ async def complete_workflow_tasks(
     "/fail", response_model=FailOut, responses=problems(404, 409, 422), summary="Fail workflow tasks"
 )
 async def fail_workflow_tasks(
-    body: FailIn, domain: WorkflowTasks = Depends(workflow_tasks), caller: Access = Depends(access)
+    body: FailIn, domain: WorkflowTasks = Depends(workflow_tasks), caller: WorkflowAccess = Depends(access)
 ) -> FailOut:
     await caller.require_worker(body.worker_id)
     failures = [TaskFailure(f.task_token, f.kind, f.message) for f in body.failures]

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field, StringConstraints
 
 from assay_common.problems import problems
-from assay_workflow.api.access import Access, access
+from assay_workflow.api.access import WorkflowAccess, access
 from assay_workflow.api.deps import engine
 from assay_workflow.domain.engine import Engine
 from assay_workflow.domain.operator import KEEP_INPUT, Operator
@@ -145,7 +145,7 @@ async def operator(found: Engine = Depends(engine)) -> Operator:
     "", status_code=201, response_model=Started, responses=problems(404, 409, 422), summary="Start a workflow"
 )
 async def start_workflow(
-    body: StartIn, domain: Workflows = Depends(workflows), caller: Access = Depends(access)
+    body: StartIn, domain: Workflows = Depends(workflows), caller: WorkflowAccess = Depends(access)
 ) -> Started:
     await caller.require_body(body)
     run = await domain.start(StartRequest(**body.model_dump()))
