@@ -144,10 +144,16 @@ async def test_a_vault_mount_joins_the_platform_and_leaves_no_grant_when_disable
         return [r["relation"] for r in await on_object(auth_api, "vault_mount", unique)] == ["platform"]
 
     await eventually(linked, what="the mount linked to the platform")
-    grant = {"operation": "touch", "relationship": f"{resource}#reader@{reader}"}
-    written = await auth_api.call("POST", f"{PERMISSIONS}/relationships", json={"updates": [grant]})
+    # A folder of this mount, and one of another mount whose name starts alike.
+    folder, neighbour = f"vault_path:{unique}/team", f"vault_path:{unique}x/team"
+    grants = [
+        {"operation": "touch", "relationship": f"{object_}#reader@{reader}"}
+        for object_ in (resource, folder, neighbour)
+    ]
+    written = await auth_api.call("POST", f"{PERMISSIONS}/relationships", json={"updates": grants})
     assert written.status_code == 200, written.text
     assert await allowed(auth_api, resource, "read", reader)
+    assert await allowed(auth_api, folder, "read", reader)
 
     assert (await stack.client.delete(f"/api/v1/vault/mounts/{unique}")).status_code == 204
 
@@ -156,3 +162,6 @@ async def test_a_vault_mount_joins_the_platform_and_leaves_no_grant_when_disable
 
     await eventually(nothing_left, what="no relationship left on the disabled mount")
     assert not await allowed(auth_api, resource, "read", reader)
+    assert await on_object(auth_api, "vault_path", f"{unique}/team") == []
+    assert not await allowed(auth_api, folder, "read", reader)
+    assert await allowed(auth_api, neighbour, "read", reader)

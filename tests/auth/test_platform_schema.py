@@ -76,6 +76,8 @@ RELATIONSHIPS = [
     "vault_mount:kv#platform@platform:assay",
     "vault_mount:kv#reader@user:rita",
     "vault_mount:kv#writer@user:will",
+    "vault_path:kv/team#reader@user:tess",
+    "vault_path:kv/team#writer@group:ops#member",
     "api_key:k1#owner@user:kate",
     "api_key:k1#platform@platform:assay",
 ]
@@ -109,6 +111,12 @@ EXPECTATIONS = [
     ("vault_mount:kv#read@user:will", True),
     ("vault_mount:kv#write@user:will", True),
     ("vault_mount:kv#administer@user:will", False),
+    # Folders of a mount: only those granted them.
+    ("vault_path:kv/team#read@user:tess", True),
+    ("vault_path:kv/team#write@user:tess", False),
+    ("vault_path:kv/team#write@user:omar", True),
+    ("vault_path:kv/team#read@user:root", False),
+    ("vault_mount:kv#read@user:tess", False),
     # API keys: their owner and platform administrators.
     ("api_key:k1#manage@user:kate", True),
     ("api_key:k1#manage@user:root", True),
@@ -124,7 +132,15 @@ EXPECTATIONS = [
 def test_the_builtin_schema_parses_and_carries_its_version() -> None:
     schema = parse_schema(PLATFORM_SCHEMA)
 
-    assert set(schema.definitions) == {"user", "group", "platform", "namespace", "vault_mount", "api_key"}
+    assert set(schema.definitions) == {
+        "user",
+        "group",
+        "platform",
+        "namespace",
+        "vault_mount",
+        "vault_path",
+        "api_key",
+    }
     assert PLATFORM_SCHEMA.startswith(f"// assay platform schema v{SCHEMA_VERSION} ")
     marker = marker_of(PLATFORM_SCHEMA)
     assert marker is not None and (marker.version, marker.unchanged) == (SCHEMA_VERSION, True)

@@ -9,7 +9,7 @@ from assay_common.permission_checks import CONSISTENCY_TOKEN_HEADER as CONSISTEN
 from assay_common.permission_checks import Need
 from assay_common.problems import PROBLEM_MEDIA_TYPE
 from assay_common.route_permissions import RouteTable, openapi_path
-from assay_gateway.authorization import need_of
+from assay_gateway.authorization import needs_of
 from assay_gateway.routing import InvalidPath, NoSuchRoute, route_for, service_for
 from tests.conftest import Stack
 
@@ -146,14 +146,14 @@ def test_a_body_row_names_the_namespace_of_the_body_or_its_default(body: bytes, 
     found = route_for("POST", "/api/v1/workflows")
     assert found is not None
 
-    assert need_of(found[0], found[1], {}, body) == Need("namespace", namespace, "operate")
+    assert needs_of(found[0], found[1], {}, body) == [Need("namespace", namespace, "operate")]
 
 
 def test_an_empty_query_value_is_checked_on_the_default() -> None:
     found = route_for("GET", "/api/v1/workflows")
     assert found is not None
 
-    assert need_of(found[0], found[1], {"namespace": ""}, None) == Need("namespace", "main", "view")
+    assert needs_of(found[0], found[1], {"namespace": ""}, None) == [Need("namespace", "main", "view")]
 
 
 REST_OF_PATH = RouteTable(

@@ -12,24 +12,14 @@ data and metadata (JSON merge patch), `GET ?list=true`, and the mount routes hva
 from __future__ import annotations
 
 import asyncio
-import re
-import secrets
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import hvac
-import hvac.exceptions
 import pytest
-import requests
 
 from tests.conftest import Stack
-from tests.vault.openbao import running_openbao
-
-#: What differs by nature and is replaced before comparing.
-_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-#: `running_plugin_version` names the server's build (`v2.x+builtin.bao`, `v0.1.0+builtin.assay`).
-_VOLATILE_KEYS = frozenset({"request_id", "accessor", "uuid", "running_plugin_version"})
+from tests.vault.differential import Bao, assert_same_answers, openbao_dev_server, outcome
 
 #: Answers Vault documents as version-dependent, or that are Assay's by design: (step, reason).
 KNOWN_DIFFERENCES: dict[str, str] = {
@@ -41,45 +31,10 @@ KNOWN_DIFFERENCES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Bao:
-    url: str
-    token: str
-
-
 @pytest.fixture(scope="module")
 async def bao(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Bao]:
-    """OpenBao's dev server (it mounts `secret/` as KV v2), unsealed, with a root token of ours."""
-    token = secrets.token_hex(8)
-
-    def arguments(port: int) -> list[str]:
-        return ["-dev", f"-dev-listen-address=127.0.0.1:{port}", f"-dev-root-token-id={token}"]
-
-    async with running_openbao(tmp_path_factory.mktemp("bao"), arguments, "/v1/sys/health") as url:
-        yield Bao(url, token)
-
-
-def normalized(value: Any) -> Any:
-    """`value` with times and ids replaced by placeholders (present or empty stays visible)."""
-    if isinstance(value, dict):
-        return {k: "<volatile>" if k in _VOLATILE_KEYS else normalized(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [normalized(v) for v in value]
-    if isinstance(value, str) and _TIME.match(value):
-        return "<time>"
-    return value
-
-
-def outcome(step: Callable[[], Any]) -> Any:
-    """What one hvac call answered: its JSON, its status when it has no body, or the exception."""
-    try:
-        result = step()
-    except hvac.exceptions.VaultError as error:
-        return {"raised": type(error).__name__, "json": normalized(error.json)}
-    if isinstance(result, requests.Response):
-        body = normalized(result.json()) if result.content else None
-        return {"status": result.status_code, "json": body}
-    return normalized(result)
+    async with openbao_dev_server(tmp_path_factory.mktemp("bao")) as server:
+        yield server
 
 
 def scenario(client: hvac.Client, mount: str) -> list[tuple[str, Any]]:
@@ -276,14 +231,4 @@ async def test_hvac_kv_v2_answers_as_openbao_does(bao: Bao, stack: Stack, unique
     mount = f"kv{unique}"
     expected = await asyncio.to_thread(scenario, hvac.Client(url=bao.url, token=bao.token), mount)
     actual = await asyncio.to_thread(scenario, hvac.Client(url=stack.url, token=stack.admin_key), mount)
-    assert [name for name, _ in actual] == [name for name, _ in expected]
-    differences = [
-        (name, theirs, ours)
-        for (name, theirs), (_, ours) in zip(expected, actual, strict=True)
-        if theirs != ours and name not in KNOWN_DIFFERENCES
-    ]
-    for name in KNOWN_DIFFERENCES:  # each listed difference is real, or it would hide nothing
-        assert dict(expected)[name] != dict(actual)[name], f"{name} is no longer a difference"
-    assert differences == [], "\n".join(
-        f"{name}:\n  OpenBao: {theirs}\n  Assay:   {ours}" for name, theirs, ours in differences
-    )
+    assert_same_answers(expected, actual, KNOWN_DIFFERENCES)

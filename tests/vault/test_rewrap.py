@@ -10,11 +10,16 @@ import pytest
 import sqlalchemy as sa
 
 from assay_common.errors import Sealed
+from assay_common.events.outbox import Outbox
+from assay_common.events.subjects import Subjects
+from assay_vault.domain.audit_sinks import AuditSinks, secret_place
 from assay_vault.domain.keyring import record_kek_version
-from assay_vault.domain.rewrap import KV_VERSIONS, Rewrapper
-from assay_vault.store import sealed_records
-from assay_vault.store.tables import kv_versions
+from assay_vault.domain.rewrap import AUDIT_SINK_SECRETS, KV_VERSIONS, TRANSIT_KEY_VERSIONS, Rewrapper
+from assay_vault.domain.transit import DecryptItem, EncryptItem, KeyOptions
+from assay_vault.store import sealed_records, tables
+from assay_vault.store.tables import kv_versions, transit_key_versions
 from tests.vault.kv_support import KvStore, kv_store
+from tests.vault.transit_support import MOUNT, transit_store
 
 
 @pytest.fixture
@@ -22,6 +27,11 @@ async def store(database_url: str, unique: str) -> AsyncIterator[KvStore]:
     async with kv_store(database_url, unique) as found:
         await found.mounts.enable("secret", "kv", {"version": "2"})
         yield found
+
+
+def per_column(kv: int = 0, transit: int = 0, sinks: int = 0) -> dict[str, int]:
+    """A report's counts by column of sealed records."""
+    return {KV_VERSIONS.name: kv, TRANSIT_KEY_VERSIONS.name: transit, AUDIT_SINK_SECRETS.name: sinks}
 
 
 def rotate(store: KvStore) -> int:
@@ -51,15 +61,23 @@ async def test_every_record_is_sealed_again_under_the_newest_kek_and_reads_back(
     report = await Rewrapper(store.db, store.keyring, page_size=3).rewrap_all()
 
     assert report.kek_version == newest
-    assert report.rewrapped == {KV_VERSIONS.name: 13}
-    assert report.integrity_failures == {KV_VERSIONS.name: 0}
+    assert report.rewrapped == {
+        KV_VERSIONS.name: 13,
+        TRANSIT_KEY_VERSIONS.name: 0,
+        AUDIT_SINK_SECRETS.name: 0,
+    }
+    assert report.integrity_failures == {
+        KV_VERSIONS.name: 0,
+        TRANSIT_KEY_VERSIONS.name: 0,
+        AUDIT_SINK_SECRETS.name: 0,
+    }
     assert set((await kek_versions_of_records(store)).values()) == {newest}
     for n in range(7):
         assert (await store.kv.read("secret", f"app/{n}")).data == {"n": n, "again": True}
         if n:
             assert (await store.kv.read("secret", f"app/{n}", 1)).data == {"n": n}
     again = await Rewrapper(store.db, store.keyring).rewrap_all()
-    assert again.rewrapped == {KV_VERSIONS.name: 0}
+    assert again.rewrapped == per_column()
 
 
 async def test_an_altered_record_is_counted_and_left_as_it_is(store: KvStore) -> None:
@@ -73,7 +91,7 @@ async def test_an_altered_record_is_counted_and_left_as_it_is(store: KvStore) ->
         await tx.conn.execute(sa.update(kv_versions).where(b).values(ciphertext=moved))
     rotate(store)
 
-    report = await Rewrapper(store.db, store.keyring).rewrap_all()
+    report = await Rewrapper(store.db, store.keyring, [KV_VERSIONS]).rewrap_all()
 
     assert report.rewrapped == {KV_VERSIONS.name: 1}
     assert report.integrity_failures == {KV_VERSIONS.name: 1}
@@ -102,3 +120,42 @@ async def test_no_walk_while_sealed(store: KvStore) -> None:
     store.keyring.wipe()
     with pytest.raises(Sealed):
         await Rewrapper(store.db, store.keyring).rewrap_all()
+
+
+async def test_transit_keys_are_sealed_again_and_still_decrypt(database_url: str, unique: str) -> None:
+    async with transit_store(database_url, unique) as store:
+        await store.transit.create_key(MOUNT, "orders", KeyOptions())
+        await store.transit.rotate_key(MOUNT, "orders")
+        before = (
+            await store.transit.encrypt(MOUNT, "orders", [EncryptItem("aGVsbG8=", key_version=1)])
+        ).only()
+        version = (store.keyring.kek_version or 0) + 1
+        store.keyring.add_kek(version, store.keyring.new_kek(version))
+
+        report = await Rewrapper(store.db, store.keyring).rewrap_all()
+
+        assert report.rewrapped == {
+            KV_VERSIONS.name: 0,
+            TRANSIT_KEY_VERSIONS.name: 2,
+            AUDIT_SINK_SECRETS.name: 0,
+        }
+        async with store.db.read() as conn:
+            sealed = (await conn.execute(sa.select(transit_key_versions.c.sealed_key))).scalars().all()
+        assert [record_kek_version(key) for key in sealed] == [version, version]
+        decrypted = await store.transit.decrypt(MOUNT, "orders", [DecryptItem(before.ciphertext)])
+        assert decrypted.only().plaintext == "aGVsbG8="
+
+
+async def test_webhook_keys_are_sealed_again_and_still_open(store: KvStore) -> None:
+    sinks = AuditSinks(store.db, Outbox("vault", tables.outbox, Subjects()), store.keyring)
+    options = {"url": "https://audit.example/in", "hmac_key": "a webhook key of enough bytes"}
+    await sinks.enable("hook", "webhook", options, actor="user:ann")
+    version = rotate(store)
+
+    report = await Rewrapper(store.db, store.keyring).rewrap_all()
+
+    assert report.rewrapped[AUDIT_SINK_SECRETS.name] == 1
+    async with store.db.read() as conn:
+        sealed = (await conn.execute(sa.select(tables.audit_sinks.c.secret))).scalar_one()
+    assert record_kek_version(sealed) == version
+    assert store.keyring.open(sealed, secret_place("hook")) == b"a webhook key of enough bytes"

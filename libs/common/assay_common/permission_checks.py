@@ -115,6 +115,7 @@ PERMISSION_ORDER: dict[str, tuple[str, ...]] = {
     "platform": ("administer", "operate", "view"),
     "namespace": ("administer", "operate", "work", "view"),
     "vault_mount": ("administer", "write", "read"),
+    "vault_path": ("write", "read"),
     "api_key": ("manage",),
 }
 #: What a platform role reaches through the `platform` relation of other objects (the platform
@@ -423,6 +424,19 @@ class PermissionChecks:
         subject = subject_of(principal)
         if subject is None or not (await self.allowed(subject, [need], at_least))[0]:
             raise PermissionDenied(f"this needs {need}", needed=str(need))
+
+    async def require_any(
+        self, principal: Principal, needs: Sequence[Need], at_least: str | None = None
+    ) -> None:
+        """Nothing when `principal` holds the first of `needs` or any other; else the refusal of
+        the first. The first is asked alone (the common case costs one check); the others, the
+        alternatives a route allows, together only when it is refused."""
+        first, *alternatives = needs
+        try:
+            await self.require(principal, first, at_least)
+        except (ScopeNotHeld, PermissionDenied):
+            if not alternatives or not any(await self.permitted(principal, alternatives, at_least)):
+                raise
 
 
 class CheckRefused(Invalid):

@@ -79,5 +79,7 @@ async def access(
     if route.access in ("signed_in", "permission") and principal.kind == "anonymous":
         raise Unauthorized("sign in, or send an API key or token")
     if route.access == "permission" and route.source in FROM_REQUEST:
-        await granted.require(route.need(request.path_params, request.query_params))
+        await checks.require_any(
+            principal, route.needs(request.path_params, request.query_params), granted.at_least
+        )
     return granted

@@ -14,7 +14,10 @@ which OpenAPI documents show as `{name}` (`openapi_path`). `method` may be Vault
   - `{query.<name>|<default>}` / `{body.<name>|<default>}`: a query parameter or a field of the
     JSON body, or the default when it is absent;
   - `{<what>.namespace}` (any other placeholder): the object is known only to the service, which
-    looks it up (the namespace of a worker, of a task) and checks it itself.
+    looks it up (the namespace of a worker, of a task) and checks it itself;
+  - followed by `+folders` (vault mounts only): or the same permission on a folder of the secret
+    the path's `{path}` names, `vault_path:<mount>/<folder>` (`secret/team`, `secret/team/db`, …,
+    the secret's own path), so that a grant can reach part of a mount (`folder_needs`).
 
 The gateway enforces every row whose object it can name (fixed, path, query, body); the services
 enforce the rows only they can resolve, and check again where the object a request touches is
@@ -34,6 +37,12 @@ from assay_common.permission_checks import Need
 
 Access = Literal["public", "signed_in", "service", "permission"]
 Source = Literal["fixed", "path", "query", "body", "service"]
+
+#: The suffix of a row that folder grants may satisfy too, and the type of those folders.
+FOLDERS_SUFFIX = "+folders"
+FOLDER_TYPE = "vault_path"
+#: What the permission store takes as an object id (a folder outside it cannot have been granted).
+_OBJECT_ID = re.compile(r"[a-zA-Z0-9/_|\-=+]{1,1024}")
 
 _PLACEHOLDER = re.compile(
     r"^\{(?:(?P<source>path|query|body)\.)?(?P<name>[a-z_.]+)(?:\|(?P<default>[^}]*))?\}$"
@@ -181,6 +190,15 @@ TABLE: tuple[tuple[str, str, str], ...] = (
     ("PUT", "/v1/sys/rotate", "platform:assay#administer"),
     ("POST", "/v1/sys/rotate", "platform:assay#administer"),
     ("GET", "/v1/auth/token/lookup-self", "signed_in"),
+    # ---- vault: audit -------------------------------------------------------------------------------
+    # Audit sinks receive every audit record of the platform: platform administrators only.
+    ("GET", "/api/v1/vault/audit", "platform:assay#administer"),
+    ("PUT", "/api/v1/vault/audit/{sink}", "platform:assay#administer"),
+    ("DELETE", "/api/v1/vault/audit/{sink}", "platform:assay#administer"),
+    ("GET", "/v1/sys/audit", "platform:assay#administer"),
+    ("PUT", "/v1/sys/audit/{sink}", "platform:assay#administer"),
+    ("POST", "/v1/sys/audit/{sink}", "platform:assay#administer"),
+    ("DELETE", "/v1/sys/audit/{sink}", "platform:assay#administer"),
     # ---- vault: kv and mounts ------------------------------------------------------------------------
     # Platform administrators list and enable mounts; a mount's administrators tune, configure and
     # disable it; its writers write and delete secrets, its readers read and list them.
@@ -192,17 +210,17 @@ TABLE: tuple[tuple[str, str, str], ...] = (
     ("GET", "/api/v1/vault/kv/{mount}/config", "vault_mount:{path.mount}#read"),
     ("PUT", "/api/v1/vault/kv/{mount}/config", "vault_mount:{path.mount}#administer"),
     ("GET", "/api/v1/vault/kv/{mount}/keys", "vault_mount:{path.mount}#read"),
-    ("GET", "/api/v1/vault/kv/{mount}/secrets/{path:path}", "vault_mount:{path.mount}#read"),
-    ("PUT", "/api/v1/vault/kv/{mount}/secrets/{path:path}", "vault_mount:{path.mount}#write"),
-    ("PATCH", "/api/v1/vault/kv/{mount}/secrets/{path:path}", "vault_mount:{path.mount}#write"),
-    ("DELETE", "/api/v1/vault/kv/{mount}/secrets/{path:path}", "vault_mount:{path.mount}#write"),
-    ("POST", "/api/v1/vault/kv/{mount}/delete/{path:path}", "vault_mount:{path.mount}#write"),
-    ("POST", "/api/v1/vault/kv/{mount}/undelete/{path:path}", "vault_mount:{path.mount}#write"),
-    ("POST", "/api/v1/vault/kv/{mount}/destroy/{path:path}", "vault_mount:{path.mount}#write"),
-    ("GET", "/api/v1/vault/kv/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#read"),
-    ("PUT", "/api/v1/vault/kv/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#write"),
-    ("PATCH", "/api/v1/vault/kv/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#write"),
-    ("DELETE", "/api/v1/vault/kv/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#write"),
+    ("GET", "/api/v1/vault/kv/{mount}/secrets/{path:path}", "vault_mount:{path.mount}#read+folders"),
+    ("PUT", "/api/v1/vault/kv/{mount}/secrets/{path:path}", "vault_mount:{path.mount}#write+folders"),
+    ("PATCH", "/api/v1/vault/kv/{mount}/secrets/{path:path}", "vault_mount:{path.mount}#write+folders"),
+    ("DELETE", "/api/v1/vault/kv/{mount}/secrets/{path:path}", "vault_mount:{path.mount}#write+folders"),
+    ("POST", "/api/v1/vault/kv/{mount}/delete/{path:path}", "vault_mount:{path.mount}#write+folders"),
+    ("POST", "/api/v1/vault/kv/{mount}/undelete/{path:path}", "vault_mount:{path.mount}#write+folders"),
+    ("POST", "/api/v1/vault/kv/{mount}/destroy/{path:path}", "vault_mount:{path.mount}#write+folders"),
+    ("GET", "/api/v1/vault/kv/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#read+folders"),
+    ("PUT", "/api/v1/vault/kv/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#write+folders"),
+    ("PATCH", "/api/v1/vault/kv/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#write+folders"),
+    ("DELETE", "/api/v1/vault/kv/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#write+folders"),
     ("GET", "/v1/sys/mounts", "platform:assay#administer"),
     ("GET", "/v1/sys/mounts/{mount}", "vault_mount:{path.mount}#read"),
     ("PUT", "/v1/sys/mounts/{mount}", "platform:assay#administer"),
@@ -216,27 +234,97 @@ TABLE: tuple[tuple[str, str, str], ...] = (
     ("GET", "/v1/{mount}/config", "vault_mount:{path.mount}#read"),
     ("PUT", "/v1/{mount}/config", "vault_mount:{path.mount}#administer"),
     ("POST", "/v1/{mount}/config", "vault_mount:{path.mount}#administer"),
-    ("GET", "/v1/{mount}/data/{path:path}", "vault_mount:{path.mount}#read"),
-    ("PUT", "/v1/{mount}/data/{path:path}", "vault_mount:{path.mount}#write"),
-    ("POST", "/v1/{mount}/data/{path:path}", "vault_mount:{path.mount}#write"),
-    ("PATCH", "/v1/{mount}/data/{path:path}", "vault_mount:{path.mount}#write"),
-    ("DELETE", "/v1/{mount}/data/{path:path}", "vault_mount:{path.mount}#write"),
-    ("PUT", "/v1/{mount}/delete/{path:path}", "vault_mount:{path.mount}#write"),
-    ("POST", "/v1/{mount}/delete/{path:path}", "vault_mount:{path.mount}#write"),
-    ("PUT", "/v1/{mount}/undelete/{path:path}", "vault_mount:{path.mount}#write"),
-    ("POST", "/v1/{mount}/undelete/{path:path}", "vault_mount:{path.mount}#write"),
-    ("PUT", "/v1/{mount}/destroy/{path:path}", "vault_mount:{path.mount}#write"),
-    ("POST", "/v1/{mount}/destroy/{path:path}", "vault_mount:{path.mount}#write"),
+    ("GET", "/v1/{mount}/data/{path:path}", "vault_mount:{path.mount}#read+folders"),
+    ("PUT", "/v1/{mount}/data/{path:path}", "vault_mount:{path.mount}#write+folders"),
+    ("POST", "/v1/{mount}/data/{path:path}", "vault_mount:{path.mount}#write+folders"),
+    ("PATCH", "/v1/{mount}/data/{path:path}", "vault_mount:{path.mount}#write+folders"),
+    ("DELETE", "/v1/{mount}/data/{path:path}", "vault_mount:{path.mount}#write+folders"),
+    ("PUT", "/v1/{mount}/delete/{path:path}", "vault_mount:{path.mount}#write+folders"),
+    ("POST", "/v1/{mount}/delete/{path:path}", "vault_mount:{path.mount}#write+folders"),
+    ("PUT", "/v1/{mount}/undelete/{path:path}", "vault_mount:{path.mount}#write+folders"),
+    ("POST", "/v1/{mount}/undelete/{path:path}", "vault_mount:{path.mount}#write+folders"),
+    ("PUT", "/v1/{mount}/destroy/{path:path}", "vault_mount:{path.mount}#write+folders"),
+    ("POST", "/v1/{mount}/destroy/{path:path}", "vault_mount:{path.mount}#write+folders"),
     ("GET", "/v1/{mount}/metadata", "vault_mount:{path.mount}#read"),
     ("LIST", "/v1/{mount}/metadata", "vault_mount:{path.mount}#read"),
     ("GET", "/v1/{mount}/metadata/", "vault_mount:{path.mount}#read"),
     ("LIST", "/v1/{mount}/metadata/", "vault_mount:{path.mount}#read"),
-    ("GET", "/v1/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#read"),
-    ("LIST", "/v1/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#read"),
-    ("PUT", "/v1/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#write"),
-    ("POST", "/v1/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#write"),
-    ("PATCH", "/v1/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#write"),
-    ("DELETE", "/v1/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#write"),
+    ("GET", "/v1/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#read+folders"),
+    ("LIST", "/v1/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#read+folders"),
+    ("PUT", "/v1/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#write+folders"),
+    ("POST", "/v1/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#write+folders"),
+    ("PATCH", "/v1/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#write+folders"),
+    ("DELETE", "/v1/{mount}/metadata/{path:path}", "vault_mount:{path.mount}#write+folders"),
+    # ---- vault: transit (native) ---------------------------------------------------------------------
+    ("GET", "/api/v1/vault/transit/{mount}/keys", "vault_mount:{path.mount}#read"),
+    ("POST", "/api/v1/vault/transit/{mount}/keys/{name}", "vault_mount:{path.mount}#administer"),
+    ("GET", "/api/v1/vault/transit/{mount}/keys/{name}", "vault_mount:{path.mount}#read"),
+    ("DELETE", "/api/v1/vault/transit/{mount}/keys/{name}", "vault_mount:{path.mount}#administer"),
+    ("PATCH", "/api/v1/vault/transit/{mount}/keys/{name}/config", "vault_mount:{path.mount}#administer"),
+    ("POST", "/api/v1/vault/transit/{mount}/keys/{name}/rotate", "vault_mount:{path.mount}#administer"),
+    ("POST", "/api/v1/vault/transit/{mount}/keys/{name}/trim", "vault_mount:{path.mount}#administer"),
+    ("POST", "/api/v1/vault/transit/{mount}/keys/{name}/backup", "vault_mount:{path.mount}#administer"),
+    ("POST", "/api/v1/vault/transit/{mount}/restore", "vault_mount:{path.mount}#administer"),
+    ("POST", "/api/v1/vault/transit/{mount}/encrypt/{name}", "vault_mount:{path.mount}#write"),
+    ("POST", "/api/v1/vault/transit/{mount}/decrypt/{name}", "vault_mount:{path.mount}#write"),
+    ("POST", "/api/v1/vault/transit/{mount}/rewrap/{name}", "vault_mount:{path.mount}#write"),
+    ("POST", "/api/v1/vault/transit/{mount}/datakey/{kind}/{name}", "vault_mount:{path.mount}#write"),
+    ("POST", "/api/v1/vault/transit/{mount}/hmac/{name}", "vault_mount:{path.mount}#write"),
+    ("POST", "/api/v1/vault/transit/{mount}/sign/{name}", "vault_mount:{path.mount}#write"),
+    ("POST", "/api/v1/vault/transit/{mount}/verify/{name}", "vault_mount:{path.mount}#write"),
+    ("POST", "/api/v1/vault/transit/{mount}/hash", "vault_mount:{path.mount}#write"),
+    ("POST", "/api/v1/vault/transit/{mount}/random", "vault_mount:{path.mount}#write"),
+    # ---- vault: transit (/v1 dialect) -----------------------------------------------------------------
+    # As the native routes: readers list and read keys, writers use them, administrators manage them.
+    ("GET", "/v1/{mount}/keys", "vault_mount:{path.mount}#read"),
+    ("LIST", "/v1/{mount}/keys", "vault_mount:{path.mount}#read"),
+    ("GET", "/v1/{mount}/keys/", "vault_mount:{path.mount}#read"),
+    ("LIST", "/v1/{mount}/keys/", "vault_mount:{path.mount}#read"),
+    ("GET", "/v1/{mount}/keys/{name}", "vault_mount:{path.mount}#read"),
+    ("PUT", "/v1/{mount}/keys/{name}", "vault_mount:{path.mount}#administer"),
+    ("POST", "/v1/{mount}/keys/{name}", "vault_mount:{path.mount}#administer"),
+    ("DELETE", "/v1/{mount}/keys/{name}", "vault_mount:{path.mount}#administer"),
+    ("PUT", "/v1/{mount}/keys/{name}/config", "vault_mount:{path.mount}#administer"),
+    ("POST", "/v1/{mount}/keys/{name}/config", "vault_mount:{path.mount}#administer"),
+    ("PUT", "/v1/{mount}/keys/{name}/rotate", "vault_mount:{path.mount}#administer"),
+    ("POST", "/v1/{mount}/keys/{name}/rotate", "vault_mount:{path.mount}#administer"),
+    ("PUT", "/v1/{mount}/keys/{name}/trim", "vault_mount:{path.mount}#administer"),
+    ("POST", "/v1/{mount}/keys/{name}/trim", "vault_mount:{path.mount}#administer"),
+    ("PUT", "/v1/{mount}/encrypt/{name}", "vault_mount:{path.mount}#write"),
+    ("POST", "/v1/{mount}/encrypt/{name}", "vault_mount:{path.mount}#write"),
+    ("PUT", "/v1/{mount}/decrypt/{name}", "vault_mount:{path.mount}#write"),
+    ("POST", "/v1/{mount}/decrypt/{name}", "vault_mount:{path.mount}#write"),
+    ("PUT", "/v1/{mount}/rewrap/{name}", "vault_mount:{path.mount}#write"),
+    ("POST", "/v1/{mount}/rewrap/{name}", "vault_mount:{path.mount}#write"),
+    ("PUT", "/v1/{mount}/datakey/{kind}/{name}", "vault_mount:{path.mount}#write"),
+    ("POST", "/v1/{mount}/datakey/{kind}/{name}", "vault_mount:{path.mount}#write"),
+    ("PUT", "/v1/{mount}/random", "vault_mount:{path.mount}#write"),
+    ("POST", "/v1/{mount}/random", "vault_mount:{path.mount}#write"),
+    ("PUT", "/v1/{mount}/random/{part}", "vault_mount:{path.mount}#write"),
+    ("POST", "/v1/{mount}/random/{part}", "vault_mount:{path.mount}#write"),
+    ("PUT", "/v1/{mount}/random/{source}/{count}", "vault_mount:{path.mount}#write"),
+    ("POST", "/v1/{mount}/random/{source}/{count}", "vault_mount:{path.mount}#write"),
+    ("PUT", "/v1/{mount}/hash", "vault_mount:{path.mount}#write"),
+    ("POST", "/v1/{mount}/hash", "vault_mount:{path.mount}#write"),
+    ("PUT", "/v1/{mount}/hash/{algorithm}", "vault_mount:{path.mount}#write"),
+    ("POST", "/v1/{mount}/hash/{algorithm}", "vault_mount:{path.mount}#write"),
+    ("PUT", "/v1/{mount}/hmac/{name}", "vault_mount:{path.mount}#write"),
+    ("POST", "/v1/{mount}/hmac/{name}", "vault_mount:{path.mount}#write"),
+    ("PUT", "/v1/{mount}/hmac/{name}/{algorithm}", "vault_mount:{path.mount}#write"),
+    ("POST", "/v1/{mount}/hmac/{name}/{algorithm}", "vault_mount:{path.mount}#write"),
+    ("PUT", "/v1/{mount}/sign/{name}", "vault_mount:{path.mount}#write"),
+    ("POST", "/v1/{mount}/sign/{name}", "vault_mount:{path.mount}#write"),
+    ("PUT", "/v1/{mount}/sign/{name}/{hash_algorithm}", "vault_mount:{path.mount}#write"),
+    ("POST", "/v1/{mount}/sign/{name}/{hash_algorithm}", "vault_mount:{path.mount}#write"),
+    ("PUT", "/v1/{mount}/verify/{name}", "vault_mount:{path.mount}#write"),
+    ("POST", "/v1/{mount}/verify/{name}", "vault_mount:{path.mount}#write"),
+    ("PUT", "/v1/{mount}/verify/{name}/{hash_algorithm}", "vault_mount:{path.mount}#write"),
+    ("POST", "/v1/{mount}/verify/{name}/{hash_algorithm}", "vault_mount:{path.mount}#write"),
+    ("GET", "/v1/{mount}/backup/{name}", "vault_mount:{path.mount}#administer"),
+    ("PUT", "/v1/{mount}/restore", "vault_mount:{path.mount}#administer"),
+    ("POST", "/v1/{mount}/restore", "vault_mount:{path.mount}#administer"),
+    ("PUT", "/v1/{mount}/restore/{name}", "vault_mount:{path.mount}#administer"),
+    ("POST", "/v1/{mount}/restore/{name}", "vault_mount:{path.mount}#administer"),
 )
 # fmt: on
 
@@ -258,6 +346,8 @@ class RoutePermission:
     resource_type: str = ""
     object_id: str | Placeholder = ""
     permission: str = ""
+    #: Whether a grant on a folder of the secret the path names satisfies the row too.
+    folders: bool = False
 
     @property
     def source(self) -> Source:
@@ -292,6 +382,26 @@ class RoutePermission:
             found = value
         return Need(self.resource_type, found, self.permission)
 
+    def needs(
+        self,
+        path_params: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+        body: Mapping[str, object] | None = None,
+    ) -> list[Need]:
+        """`need`, then the alternatives the row allows (`+folders`); any one of them will do."""
+        need = self.need(path_params, query, body)
+        if not self.folders:
+            return [need]
+        return [need, *folder_needs(need.resource_id, (path_params or {}).get("path", ""), self.permission)]
+
+
+def folder_needs(mount: str, path: str, permission: str) -> list[Need]:
+    """`permission` on each folder holding the secret at `path` in `mount`, outermost first, and on
+    the secret's own path: `vault_path:secret/a#read`, `vault_path:secret/a/b#read` for `a/b`."""
+    parts = [part for part in path.split("/") if part]
+    folders = (f"{mount}/{'/'.join(parts[:depth])}" for depth in range(1, len(parts) + 1))
+    return [Need(FOLDER_TYPE, folder, permission) for folder in folders if _OBJECT_ID.fullmatch(folder)]
+
 
 class UnnamedObject(Invalid):
     code = "unnamed_object"
@@ -301,7 +411,8 @@ class UnnamedObject(Invalid):
 def parse_row(method: str, path: str, needs: str) -> RoutePermission:
     if needs in ("public", "signed_in", "service"):
         return RoutePermission(method, path, needs)  # type: ignore[arg-type]
-    resource, _, permission = needs.partition("#")
+    folders = needs.endswith(FOLDERS_SUFFIX)
+    resource, _, permission = needs.removesuffix(FOLDERS_SUFFIX).partition("#")
     resource_type, _, object_text = resource.partition(":")
     if not (resource_type and object_text and permission):
         raise ValueError(f"{method} {path}: {needs!r} is not `<type>:<id>#<permission>`")
@@ -312,7 +423,9 @@ def parse_row(method: str, path: str, needs: str) -> RoutePermission:
             raise ValueError(f"{method} {path}: {object_text!r} is not a placeholder")
         source: Source = found["source"] or "service"  # type: ignore[assignment]
         object_id = Placeholder(source, found["name"], found["default"])
-    return RoutePermission(method, path, "permission", resource_type, object_id, permission)
+    if folders and (resource_type != "vault_mount" or "{path:path}" not in path):
+        raise ValueError(f"{method} {path}: only vault mount rows of a secret's path take {FOLDERS_SUFFIX}")
+    return RoutePermission(method, path, "permission", resource_type, object_id, permission, folders)
 
 
 class RouteTable:

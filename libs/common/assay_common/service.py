@@ -38,6 +38,7 @@ from assay_common.internal_auth import (
     Principal,
     load_public_keys,
 )
+from assay_common.list_method import ListMethodProtocol
 from assay_common.permission_checks import PermissionChecks
 from assay_common.problems import install_problem_handlers, install_problem_openapi, listen_for_denials
 
@@ -327,11 +328,11 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def serve(app: FastAPI, settings: CommonSettings, *, any_method: bool = False) -> None:
+def serve(app: FastAPI, settings: CommonSettings, *, list_method: bool = False) -> None:
     """Run the service with uvicorn (the body of every `python -m assay_<service>`).
 
-    `any_method`: parse requests with h11, which takes any method token, instead of httptools,
-    which knows only the registered ones: Vault clients send `LIST` (the gateway and the vault)."""
+    `list_method`: take Vault's `LIST` method too (the gateway and the vault), which httptools
+    alone refuses (`assay_common.list_method`)."""
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -339,7 +340,7 @@ def serve(app: FastAPI, settings: CommonSettings, *, any_method: bool = False) -
         log_config=None,
         access_log=False,
         loop="uvloop",
-        http="h11" if any_method else "httptools",
+        http=ListMethodProtocol if list_method else "httptools",
         timeout_graceful_shutdown=10,
         server_header=False,
         proxy_headers=settings.proxy_headers,

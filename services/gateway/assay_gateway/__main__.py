@@ -7,4 +7,4 @@ from assay_gateway.settings import GatewaySettings
 if __name__ == "__main__":
     settings = GatewaySettings()
     # Vault clients list with the method `LIST`.
-    serve(create_app(settings), settings, any_method=True)
+    serve(create_app(settings), settings, list_method=True)

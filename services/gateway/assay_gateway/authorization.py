@@ -107,11 +107,12 @@ class Gatekeeper:
                 )
             return Admission(caller)
         body = await read_body(request, self.max_body_bytes) if row.source == "body" else None
-        need = need_of(row, path_params, request.query_params, body)
+        needs = needs_of(row, path_params, request.query_params, body)
         zookie = request.headers.get(CONSISTENCY_TOKEN_HEADER) or None
         if isinstance(caller, BiscuitBearer):
-            return Admission(await self._holder(request, caller, need, zookie), body)
-        await self.checks.require(caller, need, at_least=zookie)
+            # A biscuit is verified for the row's own permission, never for a folder's.
+            return Admission(await self._holder(request, caller, needs[0], zookie), body)
+        await self.checks.require_any(caller, needs, at_least=zookie)
         return Admission(caller, body)
 
     async def _identify(self, request: Request) -> Principal | BiscuitBearer:
@@ -160,12 +161,12 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def need_of(
+def needs_of(
     row: RoutePermission, path_params: Mapping[str, str], query: Mapping[str, str], body: bytes | None
-) -> Need:
-    """The permission a request needs. The body is read as the services read it (stdlib JSON, so
-    both see the same object)."""
-    return row.need(path_params, query, json_object(body) if body is not None else {})
+) -> list[Need]:
+    """The permission a request needs, then the alternatives its row allows (any one will do).
+    The body is read as the services read it (stdlib JSON, so both see the same object)."""
+    return row.needs(path_params, query, json_object(body) if body is not None else {})
 
 
 def json_object(body: bytes) -> Mapping[str, object]:

@@ -5,7 +5,8 @@ on it once it is gone.
 Two lifecycles are followed, each by a durable consumer shared by all replicas:
 
 - workflow namespaces: `namespace_created` / `namespace_deleted` → `namespace:<name>`;
-- vault mounts: `mount_enabled` / `mount_disabled` → `vault_mount:<path>`.
+- vault mounts: `mount_enabled` / `mount_disabled` → `vault_mount:<path>`; a disabled mount's
+  folders (`vault_path:<path>/…`) lose their grants too.
 
 Creation touches the link (a second creation changes nothing); deletion deletes every relationship
 whose resource is the object — the link and every grant on it — so an object created again later
@@ -62,13 +63,15 @@ class Lifecycle:
     name_field: str
     #: The durable consumer every replica of the auth service shares.
     durable: str
+    #: The type of objects inside one (`<type>:<name>/…`), whose grants end with it; "" if none.
+    inner_type: str = ""
 
 
 NAMESPACES = Lifecycle(
     "workflow", "namespace", NamespaceCreated, NamespaceDeleted, "namespace", "auth-namespace-links"
 )
 VAULT_MOUNTS = Lifecycle(
-    "vault", "vault_mount", MountEnabled, MountDisabled, "mount", "auth-vault-mount-links"
+    "vault", "vault_mount", MountEnabled, MountDisabled, "mount", "auth-vault-mount-links", "vault_path"
 )
 LIFECYCLES = (NAMESPACES, VAULT_MOUNTS)
 
@@ -133,10 +136,21 @@ class PlatformLinks:
         return True
 
     async def unlink(self, tx: Transaction, name: str) -> int:
-        """Delete, in `tx`, every relationship on the object; how many there were."""
+        """Delete, in `tx`, every relationship on the object and on the objects inside it (the
+        folders of a vault mount); how many there were."""
         if not _valid_name(f"{self.lifecycle.resource_type}:{name}", name):
             return 0
-        where = RelationshipFilter(resource_type=self.lifecycle.resource_type, resource_id=name)
+        deleted = await self._delete_all(
+            tx, RelationshipFilter(resource_type=self.lifecycle.resource_type, resource_id=name)
+        )
+        if self.lifecycle.inner_type:
+            inside = RelationshipFilter(
+                resource_type=self.lifecycle.inner_type, resource_id_prefix=f"{name}/"
+            )
+            deleted += await self._delete_all(tx, inside)
+        return deleted
+
+    async def _delete_all(self, tx: Transaction, where: RelationshipFilter) -> int:
         deleted = 0
         while True:
             # Each write makes a new revision in `tx`; reading at it shows what is still there.

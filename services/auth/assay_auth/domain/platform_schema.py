@@ -51,7 +51,7 @@ log = logging.getLogger("assay.auth")
 #: The one object of type `platform`: the installation itself.
 PLATFORM = ObjectRef("platform", "assay")
 #: The version of the built-in schema below; raise it with every change of the text.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Who writes the schema at start, in the audit log.
 INSTALLER = Actor(id="auth", kind="service")
 
@@ -114,6 +114,18 @@ definition vault_mount {
     /** Writing and deleting secrets. */
     permission write = administer + writer
     /** Reading secrets. */
+    permission read = write + reader
+}
+
+/** A folder of secrets in a vault mount, `vault_path:<mount>/<folder>` (`vault_path:secret/team`):
+ *  a grant here reaches every secret under the folder (and a secret's own path, one secret). */
+definition vault_path {
+    relation writer: user | group#member
+    relation reader: user | group#member
+
+    /** Writing and deleting the secrets under the folder. */
+    permission write = writer
+    /** Reading them. */
     permission read = write + reader
 }
 

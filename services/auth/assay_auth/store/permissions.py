@@ -47,6 +47,8 @@ class RelationshipFilter:
     subject_relation: str | None = None
     #: True: only wildcard subjects (`type:*`); False: only the others.
     subject_wildcard: bool | None = None
+    #: Only resources whose id starts with this (case-sensitive: the folders of a vault mount).
+    resource_id_prefix: str | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -124,6 +126,10 @@ def _matching(store: str, where: RelationshipFilter) -> list[sa.ColumnElement[bo
         )
     if where.subject_wildcard is not None:
         clauses.append((_R.subject_id == "*") if where.subject_wildcard else (_R.subject_id != "*"))
+    if where.resource_id_prefix is not None:
+        # Not LIKE: SQLite's is case-insensitive, and ids may hold its wildcards.
+        prefix = where.resource_id_prefix
+        clauses.append(sa.func.substr(_R.resource_id, 1, len(prefix)) == prefix)
     return clauses
 
 

@@ -22,7 +22,7 @@ from assay_vault.domain.kv import (
     VersionInfo,
     Written,
 )
-from assay_vault.domain.kv_mounts import KvConfigChanges, Mounts
+from assay_vault.domain.kv_mounts import KV_ENGINE, KvConfigChanges, Mounts
 from assay_vault.store.kv_mounts import MountRow
 
 router = APIRouter(prefix="/api/v1/vault/kv/{mount}", tags=["vault: kv"])
@@ -169,7 +169,7 @@ class KvConfigIn(BaseModel):
     "/config", response_model=KvConfigOut, responses=problems(404, 503), summary="Read a mount's KV settings"
 )
 async def read_config(mount: MountName, domain: Mounts = Depends(mounts)) -> KvConfigOut:
-    return KvConfigOut.of(await domain.get(mount))
+    return KvConfigOut.of(await domain.get(mount, engine=KV_ENGINE))
 
 
 @router.put(

@@ -32,7 +32,7 @@ from assay_vault.domain.kv import (
     Written,
 )
 from assay_vault.domain.kv_durations import go_duration
-from assay_vault.domain.kv_mounts import KvConfigChanges, MountNotFound, Mounts
+from assay_vault.domain.kv_mounts import KV_ENGINE, KvConfigChanges, MountNotFound, Mounts
 
 #: Vault answers writes to PUT and POST alike.
 WRITE_METHODS = ("POST", "PUT")
@@ -198,7 +198,7 @@ def _writes(path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
 
 @router.get("/config", summary="Read the mount's KV configuration (Vault's `{mount}/config`)")
 async def read_config(mount: str, domain: Mounts = Depends(mounts)) -> dict[str, Any]:
-    row = await domain.get(mount)
+    row = await domain.get(mount, engine=KV_ENGINE)
     return envelope(
         {
             "cas_required": row.cas_required,

@@ -1,5 +1,6 @@
 """Mounts: `/api/v1/vault/mounts` (Assay's API) and `/v1/sys/mounts` (Vault's dialect): enable a
-KV version 2 engine at a path, list, read, tune and disable mounts. Disabling deletes the secrets.
+KV version 2 or transit engine at a path, list, read, tune and disable mounts. Disabling deletes
+the secrets (or keys).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from assay_common.service import distribution_version
 from assay_vault.api.kv_deps import mounts, seconds_or_none
 from assay_vault.api.kv_vault import VaultBodyRoute
 from assay_vault.api.vault_dialect import VAULT_PREFIX, envelope
-from assay_vault.domain.kv_mounts import SYSTEM_LEASE_TTL, MountNotFound, Mounts
+from assay_vault.domain.kv_mounts import KV_ENGINE, SYSTEM_LEASE_TTL, MountNotFound, Mounts
 from assay_vault.store.kv_mounts import MountRow
 
 router = APIRouter()
@@ -65,8 +66,8 @@ class MountList(BaseModel):
 
 class MountIn(BaseModel):
     path: str = Field(min_length=1, max_length=64, examples=["secret"])
-    type: Literal["kv"] = "kv"
-    version: Literal[2] = 2
+    type: Literal["kv", "transit"] = "kv"
+    version: Literal[2] = Field(default=2, description="The kv engine's version (transit has none)")
     description: str = Field(default="", max_length=1000)
     default_lease_ttl_seconds: int = Field(default=0, ge=0)
     max_lease_ttl_seconds: int = Field(default=0, ge=0)
@@ -90,7 +91,7 @@ async def list_mounts(domain: Mounts = Depends(mounts)) -> MountList:
     status_code=201,
     response_model=MountOut,
     responses=problems(409, 422, 503),
-    summary="Enable a KV version 2 engine at a path",
+    summary="Enable a secrets engine (KV version 2 or transit) at a path",
     tags=["vault: mounts"],
 )
 async def enable_mount(body: MountIn, domain: Mounts = Depends(mounts)) -> MountOut:
@@ -169,6 +170,11 @@ class VaultTuneIn(VaultMountConfig):
     description: str | None = None
 
 
+def vault_options(row: MountRow) -> dict[str, str] | None:
+    """A mount's options as Vault shows them: a kv engine's version; none for transit."""
+    return {"version": str(row.version)} if row.type == KV_ENGINE else None
+
+
 def vault_mount(row: MountRow) -> dict[str, Any]:
     """A mount as Vault's `sys/mounts` describes one."""
     return {
@@ -182,7 +188,7 @@ def vault_mount(row: MountRow) -> dict[str, Any]:
         "description": row.description,
         "external_entropy_access": False,
         "local": False,
-        "options": {"version": str(row.version)},
+        "options": vault_options(row),
         "plugin_version": "",
         "running_plugin_version": RUNNING_VERSION,
         "running_sha256": "",
@@ -198,7 +204,7 @@ def vault_tune(row: MountRow) -> dict[str, Any]:
         "description": row.description,
         "force_no_cache": False,
         "max_lease_ttl": row.max_lease_ttl or SYSTEM_LEASE_TTL,
-        "options": {"version": str(row.version)},
+        **({"options": options} if (options := vault_options(row)) else {}),
     }
 
 
@@ -245,7 +251,9 @@ async def vault_enable_mount(
     return Response(status_code=204)
 
 
-_writes(VAULT + "/{mount}", vault_enable_mount, status_code=204, summary="Enable a KV version 2 engine")
+_writes(
+    VAULT + "/{mount}", vault_enable_mount, status_code=204, summary="Enable a KV version 2 or transit engine"
+)
 
 
 @router.delete(

@@ -34,6 +34,7 @@ from assay_common.events.schemas.vault import (
 from assay_vault.domain.ciphers import place
 from assay_vault.domain.kv_mounts import (
     DEFAULT_MAX_VERSIONS,
+    KV_ENGINE,
     MAX_SETTING,
     Keys,
     MountNotFound,
@@ -252,22 +253,23 @@ class KeyValue:
         returned without its value."""
         require_unsealed(self.keys)
         check_path(path)
-        async with self.db.read() as conn:
-            await self._mount(conn, mount)
-            meta = await store.get_metadata(conn, mount, path)
-            if meta is None:
-                raise SecretNotFound(f"no secret at {path!r}")
-            number = version or meta.current_version
-            if number > MAX_SETTING:
-                raise SecretNotFound(f"secret {path!r} has no version {number}")
-            found = await store.version(conn, mount, path, number)
-        if found is None:
-            raise SecretNotFound(f"secret {path!r} has no version {number}")
-        row, ciphertext = found
-        info = VersionInfo.of(row)
-        if info.destroyed or info.deleted(utcnow()) or ciphertext is None:
-            return SecretVersion(info, meta.custom_metadata, None)
-        return SecretVersion(info, meta.custom_metadata, self._open(mount, path, number, ciphertext))
+        if version and version > MAX_SETTING:
+            raise SecretNotFound(f"secret {path!r} has no version {version}")
+        found = None
+        if could_be_mount(mount):
+            async with self.db.read() as conn:  # one query: reads are the vault's busiest path
+                found = await store.lookup(conn, mount, path, version or None)
+        if found is None or found.engine != KV_ENGINE:
+            raise MountNotFound(f"no kv engine is mounted at {mount!r}")
+        if found.current_version is None or found.custom_metadata is None:
+            raise SecretNotFound(f"no secret at {path!r}")
+        if found.version is None:
+            raise SecretNotFound(f"secret {path!r} has no version {version or found.current_version}")
+        info = VersionInfo.of(found.version)
+        if info.destroyed or info.deleted(utcnow()) or found.ciphertext is None:
+            return SecretVersion(info, found.custom_metadata, None)
+        value = self._open(mount, path, info.version, found.ciphertext)
+        return SecretVersion(info, found.custom_metadata, value)
 
     async def write(self, mount: str, path: str, data: Mapping[str, Any], cas: int | None = None) -> Written:
         """Write `data` as the next version of the secret at `path`."""
@@ -542,8 +544,8 @@ class KeyValue:
 
     async def _mount(self, conn: AsyncConnection, mount: str, *, for_share: bool = False) -> MountRow:
         row = await mounts_store.get(conn, mount, for_share=for_share) if could_be_mount(mount) else None
-        if row is None:
-            raise MountNotFound(f"nothing is mounted at {mount!r}")
+        if row is None or row.type != KV_ENGINE:
+            raise MountNotFound(f"no kv engine is mounted at {mount!r}")
         return row
 
     async def _event(self, tx: Transaction, event: SecretEvent) -> None:

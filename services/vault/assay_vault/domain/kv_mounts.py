@@ -1,5 +1,6 @@
 """Mounts: the paths at which a secrets engine is enabled (`secret/`, `payments/`), like Vault's
-`sys/mounts`. Only KV version 2 exists so far. Disabling a mount deletes everything in it.
+`sys/mounts`: KV version 2 or transit. Disabling a mount deletes everything in it. An engine's
+operations on a mount of another engine answer as if nothing were mounted there, as Vault's.
 
 Every operation needs an unsealed vault (`Sealed`, 503, otherwise), as in Vault, where nothing
 but the seal routes answer while sealed.
@@ -31,6 +32,7 @@ SYSTEM_LEASE_TTL = 32 * 24 * 3600
 #: The versions a secret keeps when neither it nor its mount says (Vault's default).
 DEFAULT_MAX_VERSIONS = 10
 KV_ENGINE = "kv"
+TRANSIT_ENGINE = "transit"
 #: The largest count, version or number of seconds stored (a 32-bit column).
 MAX_SETTING = 2**31 - 1
 
@@ -119,17 +121,22 @@ class Mounts:
     ) -> MountRow:
         require_unsealed(self.keys)
         name = normalize_mount(path)
-        version = options.get("version", "1")
-        if engine != KV_ENGINE:
-            raise InvalidMount(f"secrets engine {engine!r} is not available: only 'kv' (version 2) is")
-        if version != "2":
-            raise InvalidMount("only version 2 of the kv engine is available: pass options.version '2'")
+        # Transit has no engine versions (Vault shows its options as null): stored as 0.
+        version = 0
+        if engine == KV_ENGINE:
+            if options.get("version", "1") != "2":
+                raise InvalidMount("only version 2 of the kv engine is available: pass options.version '2'")
+            version = 2
+        elif engine != TRANSIT_ENGINE:
+            raise InvalidMount(
+                f"secrets engine {engine!r} is not available: only 'kv' (version 2) and 'transit' are"
+            )
         check_setting(default_lease_ttl, "default_lease_ttl")
         check_setting(max_lease_ttl, "max_lease_ttl")
         row = MountRow(
             path=name,
             type=engine,
-            version=2,
+            version=version,
             description=description,
             accessor=f"{engine}_{secrets.token_hex(4)}",
             uuid=str(uuid.uuid4()),
@@ -146,7 +153,7 @@ class Mounts:
                 raise MountExists(f"path is already in use at {name}/")
             await self.outbox.add(
                 tx,
-                MountEnabled(mount=name, type=engine, version=2, description=description),
+                MountEnabled(mount=name, type=engine, version=version, description=description),
                 subject=f"mounts/{name}",
             )
         return row
@@ -156,12 +163,13 @@ class Mounts:
         async with self.db.read() as conn:
             return await store.list_all(conn)
 
-    async def get(self, path: str) -> MountRow:
+    async def get(self, path: str, *, engine: str | None = None) -> MountRow:
+        """The mount at `path` (of `engine` only, when given: another engine's is not found)."""
         require_unsealed(self.keys)
         name = path.removesuffix("/")
         async with self.db.read() as conn:
             row = await store.get(conn, name) if could_be_mount(name) else None
-        if row is None:
+        if row is None or engine not in (None, row.type):
             raise MountNotFound(f"nothing is mounted at {name!r}")
         return row
 
@@ -207,6 +215,8 @@ class Mounts:
         values = {key: value for key, value in vars(changes).items() if value is not None}
         async with self.db.transaction() as tx:
             row = await self._changed(tx, path, values)
+            if row.type != KV_ENGINE:
+                raise MountNotFound(f"no kv engine is mounted at {row.path!r}")
             await self.outbox.add(
                 tx,
                 KvConfigWritten(

@@ -26,10 +26,11 @@ from prometheus_client import Counter
 
 from assay_common.db import Database
 from assay_common.errors import Sealed
+from assay_vault.domain.audit_sinks import secret_place
 from assay_vault.domain.ciphers import place
 from assay_vault.domain.keyring import Keyring, RecordIntegrityFailed, record_kek_version
 from assay_vault.store import sealed_records as store
-from assay_vault.store.tables import kv_versions
+from assay_vault.store.tables import audit_sinks, kv_versions, transit_key_versions
 
 log = logging.getLogger("assay.vault.rewrap")
 
@@ -59,8 +60,12 @@ class SealedRecords:
 
 #: KV v2 secret versions (`kv.KeyValue`: `place("kv", mount, path, version)`).
 KV_VERSIONS = SealedRecords(kv_versions, "ciphertext", lambda key: place("kv", *key))
+#: The material of each transit key version (`transit.Transit`: `place("transit", mount, name, version)`).
+TRANSIT_KEY_VERSIONS = SealedRecords(transit_key_versions, "sealed_key", lambda key: place("transit", *key))
+#: The HMAC keys of webhook audit sinks (`audit_sinks.secret_place`).
+AUDIT_SINK_SECRETS = SealedRecords(audit_sinks, "secret", lambda key: secret_place(*key))
 #: Every column of sealed records.
-SEALED_RECORDS: tuple[SealedRecords, ...] = (KV_VERSIONS,)
+SEALED_RECORDS: tuple[SealedRecords, ...] = (KV_VERSIONS, TRANSIT_KEY_VERSIONS, AUDIT_SINK_SECRETS)
 
 
 @dataclass

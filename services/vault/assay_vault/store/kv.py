@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assay_common.db import insert_ignoring_conflict, to_row
-from assay_vault.store.tables import kv_metadata, kv_versions
+from assay_vault.store.tables import kv_metadata, kv_versions, mounts
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,49 @@ async def delete_metadata(conn: AsyncConnection, mount: str, path: str) -> bool:
 async def versions(conn: AsyncConnection, mount: str, path: str) -> list[VersionRow]:
     query = sa.select(*_VERSION_COLUMNS).where(_of(mount, path, kv_versions)).order_by(kv_versions.c.version)
     return [_version(row) for row in (await conn.execute(query)).all()]
+
+
+@dataclass(frozen=True)
+class SecretLookup:
+    """What reading a secret needs, found with one query: the mount's engine, the secret's
+    metadata (None: no such secret) and the version asked for (None: no such version)."""
+
+    engine: str
+    current_version: int | None
+    custom_metadata: dict[str, str] | None
+    version: VersionRow | None
+    ciphertext: bytes | None
+
+
+async def lookup(conn: AsyncConnection, mount: str, path: str, number: int | None) -> SecretLookup | None:
+    """The secret at `path` in `mount` and its version `number` (None: the current one); None
+    when nothing is mounted there."""
+    wanted = kv_metadata.c.current_version if number is None else sa.literal(number)
+    query = (
+        sa.select(
+            mounts.c.type,
+            kv_metadata.c.current_version,
+            kv_metadata.c.custom_metadata,
+            *_VERSION_COLUMNS,
+            kv_versions.c.ciphertext,
+        )
+        .select_from(mounts)
+        .outerjoin(kv_metadata, sa.and_(kv_metadata.c.mount == mounts.c.path, kv_metadata.c.path == path))
+        .outerjoin(
+            kv_versions,
+            sa.and_(
+                kv_versions.c.mount == kv_metadata.c.mount,
+                kv_versions.c.path == kv_metadata.c.path,
+                kv_versions.c.version == wanted,
+            ),
+        )
+        .where(mounts.c.path == mount)
+    )
+    row = (await conn.execute(query)).first()
+    if row is None:
+        return None
+    version = _version(row) if row.version is not None else None
+    return SecretLookup(row.type, row.current_version, row.custom_metadata, version, row.ciphertext)
 
 
 async def version(

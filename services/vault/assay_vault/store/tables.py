@@ -91,3 +91,67 @@ kv_versions = sa.Table(
     sa.Column("destroyed", sa.Boolean, nullable=False),
     sa.ForeignKeyConstraint(["mount", "path"], ["kv_metadata.mount", "kv_metadata.path"], ondelete="CASCADE"),
 )
+
+# ---- Transit: named keys and their versions (migration 0004) -----------------------------------
+
+transit_keys = sa.Table(
+    "transit_keys",
+    metadata,
+    sa.Column("mount", sa.String(64), sa.ForeignKey("mounts.path", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("type", sa.String(32), nullable=False, comment="aes256-gcm96, ed25519, rsa-2048, hmac, …"),
+    sa.Column("derived", sa.Boolean, nullable=False),
+    sa.Column("convergent_encryption", sa.Boolean, nullable=False),
+    sa.Column("exportable", sa.Boolean, nullable=False, comment="never turned off once on"),
+    sa.Column("allow_plaintext_backup", sa.Boolean, nullable=False, comment="never turned off once on"),
+    sa.Column("deletion_allowed", sa.Boolean, nullable=False),
+    sa.Column("min_decryption_version", sa.Integer, nullable=False),
+    sa.Column("min_encryption_version", sa.Integer, nullable=False, comment="0: the latest"),
+    sa.Column("min_available_version", sa.Integer, nullable=False, comment="older versions are trimmed"),
+    sa.Column("latest_version", sa.Integer, nullable=False),
+    sa.Column("auto_rotate_period", sa.Integer, nullable=False, comment="seconds; 0: never"),
+    sa.Column("key_size", sa.Integer, nullable=False, comment="bytes of an hmac key; 0 for other types"),
+    sa.Column("backup_time", UtcDateTime, nullable=True, comment="when the key was last backed up"),
+    sa.Column("backup_version", sa.Integer, nullable=True, comment="its latest version then"),
+    sa.Column("restore_time", UtcDateTime, nullable=True, comment="when the key was restored from a backup"),
+    sa.Column("restore_version", sa.Integer, nullable=True, comment="its latest version then"),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+#: Each version's key material, sealed by the keyring (AAD: `place("transit", mount, name, version)`).
+transit_key_versions = sa.Table(
+    "transit_key_versions",
+    metadata,
+    sa.Column("mount", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("sealed_key", sa.LargeBinary, nullable=False),
+    sa.Column("public_key", sa.Text, nullable=True, comment="PEM (ed25519: base64) of asymmetric keys"),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["mount", "name"], ["transit_keys.mount", "transit_keys.name"], ondelete="CASCADE"
+    ),
+)
+
+# ---- Audit: the sinks audit records are delivered to (migration 0005) --------------------------
+
+audit_sinks = sa.Table(
+    "audit_sinks",
+    metadata,
+    sa.Column("path", sa.String(64), primary_key=True, comment="the sink's name, without a slash"),
+    sa.Column("type", sa.String(16), nullable=False, comment="file, webhook or syslog"),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("options", sa.JSON, nullable=False, comment="the type's options; never a secret"),
+    sa.Column(
+        "secret",
+        sa.LargeBinary,
+        nullable=True,
+        comment="a webhook's HMAC key, sealed by the keyring (AAD: place('audit-sink', path))",
+    ),
+    sa.Column("filter", sa.JSON, nullable=False, comment="globs on the record type: a match is delivered"),
+    sa.Column("local", sa.Boolean, nullable=False, comment="Vault's flag, kept and answered"),
+    sa.Column("created_at", UtcDateTime, nullable=False, comment="records from then on are delivered"),
+    sa.Column("delivery_replica", sa.String(255), nullable=True, comment="the replica delivering"),
+    sa.Column("delivery_until", UtcDateTime, nullable=True, comment="until when its lease holds"),
+)

@@ -117,3 +117,55 @@ class SecretMetadataWritten(SecretEvent):
 @event_type("vault", "secret_deleted", "A KV v2 secret was deleted with its metadata and every version")
 class SecretDeleted(SecretEvent):
     pass
+
+
+# ---- Transit: named keys (names, settings and version numbers only, never key material) ------
+
+
+class TransitKeyEvent(EventData):
+    """What every transit key event carries: which key it is about."""
+
+    mount: str
+    name: str
+
+
+@event_type("vault", "transit_key_created", "A transit key was created with its first version")
+class TransitKeyCreated(TransitKeyEvent):
+    type: str
+    derived: bool
+    convergent_encryption: bool
+    exportable: bool
+    allow_plaintext_backup: bool
+
+
+@event_type("vault", "transit_key_rotated", "A transit key got a new version, now its latest")
+class TransitKeyRotated(TransitKeyEvent):
+    latest_version: int
+
+
+@event_type("vault", "transit_key_config_written", "A transit key's configuration was written")
+class TransitKeyConfigWritten(TransitKeyEvent):
+    min_decryption_version: int
+    min_encryption_version: int
+    deletion_allowed: bool
+    exportable: bool
+    allow_plaintext_backup: bool
+    auto_rotate_period_seconds: int
+
+
+@event_type("vault", "transit_key_trimmed", "A transit key's versions below a version were deleted for good")
+class TransitKeyTrimmed(TransitKeyEvent):
+    min_available_version: int
+
+
+@event_type("vault", "transit_key_deleted", "A transit key was deleted with every version")
+class TransitKeyDeleted(TransitKeyEvent):
+    pass
+
+
+@event_type("vault", "transit_key_restored", "A transit key was restored from a backup")
+class TransitKeyRestored(TransitKeyEvent):
+    type: str
+    latest_version: int
+    #: Whether a key of that name was replaced.
+    replaced: bool

@@ -1,0 +1,143 @@
+"""Queries on transit keys: each key's settings and its versions (sealed key material only)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from assay_common.db import insert_ignoring_conflict, to_row
+from assay_vault.store.tables import transit_key_versions, transit_keys
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    mount: str
+    name: str
+    type: str
+    derived: bool
+    convergent_encryption: bool
+    exportable: bool
+    allow_plaintext_backup: bool
+    deletion_allowed: bool
+    min_decryption_version: int
+    min_encryption_version: int
+    min_available_version: int
+    latest_version: int
+    auto_rotate_period: int
+    key_size: int
+    backup_time: datetime | None
+    backup_version: int | None
+    restore_time: datetime | None
+    restore_version: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    version: int
+    #: The key material, sealed by the keyring for its place.
+    sealed_key: bytes
+    public_key: str | None
+    created_at: datetime
+
+
+def _of(mount: str, name: str, table: sa.Table) -> sa.ColumnElement[bool]:
+    return sa.and_(table.c.mount == mount, table.c.name == name)
+
+
+async def get(conn: AsyncConnection, mount: str, name: str, *, for_update: bool = False) -> KeyRow | None:
+    """The key `name`; `for_update` holds it against concurrent changes until the transaction
+    ends, on Postgres (SQLite's writers are serialised anyway)."""
+    query = sa.select(transit_keys).where(_of(mount, name, transit_keys))
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    return to_row(KeyRow, row) if row else None
+
+
+async def names(conn: AsyncConnection, mount: str) -> list[str]:
+    query = sa.select(transit_keys.c.name).where(transit_keys.c.mount == mount).order_by(transit_keys.c.name)
+    return list((await conn.execute(query)).scalars().all())
+
+
+async def insert(conn: AsyncConnection, row: KeyRow) -> bool:
+    """Insert `row`; False when a key of that name exists already."""
+    statement = insert_ignoring_conflict(conn.dialect.name, transit_keys)
+    return (await conn.execute(statement, asdict(row))).rowcount > 0
+
+
+async def update(conn: AsyncConnection, mount: str, name: str, values: dict[str, Any]) -> None:
+    await conn.execute(transit_keys.update().where(_of(mount, name, transit_keys)).values(**values))
+
+
+async def delete(conn: AsyncConnection, mount: str, name: str) -> bool:
+    """Delete the key and, by cascade, every version."""
+    result = await conn.execute(transit_keys.delete().where(_of(mount, name, transit_keys)))
+    return result.rowcount > 0
+
+
+async def versions(
+    conn: AsyncConnection, mount: str, name: str, numbers: Iterable[int] | None = None
+) -> dict[int, VersionRow]:
+    """The key's versions (those of `numbers` only, when given), by number."""
+    table = transit_key_versions
+    query = sa.select(table.c.version, table.c.sealed_key, table.c.public_key, table.c.created_at).where(
+        _of(mount, name, table)
+    )
+    if numbers is not None:
+        query = query.where(table.c.version.in_(sorted(set(numbers))))
+    rows = (await conn.execute(query.order_by(table.c.version))).all()
+    return {
+        row.version: VersionRow(row.version, row.sealed_key, row.public_key, row.created_at) for row in rows
+    }
+
+
+async def insert_version(conn: AsyncConnection, mount: str, name: str, row: VersionRow) -> None:
+    await conn.execute(transit_key_versions.insert(), {"mount": mount, "name": name, **asdict(row)})
+
+
+async def delete_versions_below(conn: AsyncConnection, mount: str, name: str, version: int) -> None:
+    """Delete the versions older than `version`, for good."""
+    table = transit_key_versions
+    await conn.execute(table.delete().where(_of(mount, name, table), table.c.version < version))
+
+
+@dataclass(frozen=True)
+class AutoRotating:
+    mount: str
+    name: str
+    #: Seconds between rotations.
+    period: int
+    latest_version: int
+    #: When the latest version was made.
+    latest_at: datetime
+
+
+async def auto_rotating(conn: AsyncConnection) -> list[AutoRotating]:
+    """Every key with an automatic rotation period, with the time of its latest version."""
+    keys, versions_ = transit_keys, transit_key_versions
+    query = (
+        sa.select(
+            keys.c.mount,
+            keys.c.name,
+            keys.c.auto_rotate_period,
+            keys.c.latest_version,
+            versions_.c.created_at,
+        )
+        .join(
+            versions_,
+            sa.and_(
+                versions_.c.mount == keys.c.mount,
+                versions_.c.name == keys.c.name,
+                versions_.c.version == keys.c.latest_version,
+            ),
+        )
+        .where(keys.c.auto_rotate_period > 0)
+    )
+    return [AutoRotating(*row) for row in (await conn.execute(query)).all()]
