@@ -17,6 +17,8 @@ import httpx
 
 from assay.local import free_port
 from assay.local.platform import ManagedProcess
+from assay_common.db import Database
+from assay_common.events.subjects import Subjects
 from assay_common.internal_auth import INTERNAL_TOKEN_HEADER, InternalTokenMinter, Principal, load_private_key
 from tests.conftest import Stack, run_subjects
 
@@ -40,6 +42,15 @@ class Replica:
     process: ManagedProcess
     url: str
     client: httpx.AsyncClient
+    #: Where the vault's tables are: a SQLite URL, or the stack's Postgres with `schema`.
+    database_url: str
+    schema: str | None
+    #: The subjects and streams of the replicas' events and audit records.
+    subjects: Subjects
+
+    def database(self) -> Database:
+        """The replicas' database, for a test that reads or alters what they stored."""
+        return Database(self.database_url, schema=self.schema)
 
     async def restart(self) -> None:
         await self.process.stop()
@@ -67,8 +78,10 @@ async def vault_replicas(
         "ASSAY_LOG_JSON": "true",
         **(extra_env or {}),
     }
+    database_url, schema = f"sqlite:///{(directory / 'vault.db').resolve()}", None
     if stack.database_url:
-        env |= {"ASSAY_DATABASE_URL": stack.database_url, "ASSAY_VAULT_DB_SCHEMA": f"vault_{label}"}
+        database_url, schema = stack.database_url, f"vault_{label}"
+        env |= {"ASSAY_DATABASE_URL": database_url, "ASSAY_VAULT_DB_SCHEMA": schema}
     minter = InternalTokenMinter(load_private_key((stack.platform.data_dir / "internal.key").read_bytes()))
     replicas: list[Replica] = []
     try:
@@ -82,9 +95,8 @@ async def vault_replicas(
                 ready_url=f"http://127.0.0.1:{port}/readyz",
             )
             url = f"http://127.0.0.1:{port}"
-            replicas.append(
-                Replica(process, url, httpx.AsyncClient(base_url=url, auth=InternalToken(minter)))
-            )
+            client = httpx.AsyncClient(base_url=url, auth=InternalToken(minter))
+            replicas.append(Replica(process, url, client, database_url, schema, subjects))
             # One after the other: the first creates the tables.
             await process.spawn()
             async with aiohttp.ClientSession() as probe:

@@ -103,6 +103,10 @@ class EventBus:
         if self._nc is not None:
             try:
                 await self._nc.drain()
-            except (nats.errors.ConnectionClosedError, nats.errors.FlushTimeoutError):
+            except (
+                nats.errors.ConnectionClosedError,
+                nats.errors.FlushTimeoutError,
+                nats.errors.DrainTimeoutError,
+            ):
                 await self._nc.close()
             self._nc = None

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from assay_common.problems import problems
+from assay_common.route_access import Access, access
 from assay_common.service import Runtime, runtime
-from assay_vault.api.access import Access, access
 from assay_vault.api.deps import keyring
 from assay_vault.api.kv_vault import VaultBodyRoute
 from assay_vault.api.mounts import legacy_envelope

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse
 
 from assay_common.problems import problems
-from assay_vault.api.access import Access, access
+from assay_common.route_access import Access, access
 from assay_vault.api.deps import sealing
 from assay_vault.domain import shamir
 from assay_vault.domain.sealing import DEFAULT_SHARES, DEFAULT_THRESHOLD, Sealing, SealStatus

@@ -25,7 +25,7 @@ from starlette.types import Message
 
 from assay_common.errors import BadRequest
 from assay_common.permission_checks import vault_mount
-from assay_vault.api.access import Access, access
+from assay_common.route_access import Access, access
 from assay_vault.api.kv_vault import KvVaultRoute, rfc3339
 from assay_vault.api.transit import transit_engine
 from assay_vault.api.vault_dialect import VAULT_PREFIX, envelope, errors_response

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict
 from starlette.responses import JSONResponse, Response
 
 from assay_common.errors import BadRequest
+from assay_common.route_access import Access, access
 from assay_common.service import distribution_version
-from assay_vault.api.access import Access, access
 from assay_vault.api.deps import sealing
 from assay_vault.api.sys import HEALTH_CODES, unseal_with
 from assay_vault.api.vault_dialect import envelope

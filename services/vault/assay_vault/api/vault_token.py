@@ -19,7 +19,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from assay_vault.api.access import Access, access
+from assay_common.route_access import Access, access
 from assay_vault.api.vault_dialect import envelope
 
 router = APIRouter(prefix="/v1/auth/token", tags=["vault: Vault-compatible token"])

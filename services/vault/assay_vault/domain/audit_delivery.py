@@ -89,6 +89,19 @@ class Held:
     record: Record
 
 
+#: How long stopping a sink's delivery waits for it.
+STOP_SECONDS = 10.0
+
+
+def _end_if_cancelled() -> None:
+    """Raise the cancellation of this task if a call swallowed it: nats-py's `fetch` (and the
+    calls under a delivery) can catch a cancellation that lands as one of their waits ends, and
+    the loop would then run on, with `disabled` or a shutdown waiting for it forever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class AuditDelivery:
     def __init__(
         self,
@@ -201,7 +214,11 @@ class AuditDelivery:
         task = self._loops.pop(name, None)
         if task is not None:
             task.cancel()
-            await asyncio.wait([task])
+            # Bounded: a delivery stuck in a call that ignores its cancellation must not hold up
+            # a disable or a shutdown (its lease lapses and another replica takes over).
+            done, _ = await asyncio.wait([task], timeout=STOP_SECONDS)
+            if not done:
+                log.error("the delivery to audit sink %s did not stop within %ss", name, STOP_SECONDS)
 
     async def _stop_all(self) -> None:
         for name in list(self._loops):
@@ -213,6 +230,7 @@ class AuditDelivery:
         """Deliver to `row` while this replica holds its lease, until cancelled; NATS and database
         troubles pause it."""
         while True:
+            _end_if_cancelled()
             try:
                 await self._serve(row)
             except (NatsError, sa.exc.DBAPIError, OSError, TimeoutError) as exc:
@@ -249,6 +267,7 @@ class AuditDelivery:
         attempt = 0
         try:
             while True:
+                _end_if_cancelled()
                 if not await self._lease(row):
                     held = await self._give_back(held)
                     await asyncio.sleep(self.lease_seconds / 3)
@@ -287,8 +306,7 @@ class AuditDelivery:
                 await subscription.unsubscribe()
             await writer.close()
             with suppress(sa.exc.DBAPIError, OSError):
-                async with self.db.transaction() as tx:
-                    await store.release_lease(tx.conn, row, self.replica)
+                await self._release(row)
 
     def _hmac_key(self, row: SinkRow) -> bytes | None:
         return None if row.secret is None else self.keys.open(row.secret, secret_place(row.path))
@@ -297,20 +315,26 @@ class AuditDelivery:
         """Whether this replica is the one delivering to `row` (taking or renewing the lease)."""
         if row.secret is not None and self.keys.sealed:
             # It could not sign: leave the sink to an unsealed replica.
-            async with self.db.transaction() as tx:
-                await store.release_lease(tx.conn, row, self.replica)
+            await self._release(row)
             return False
+        # Shielded: a stop that lands mid-transaction must not leave it open with the row locked.
+        return await asyncio.shield(self._take_lease(row))
+
+    async def _take_lease(self, row: SinkRow) -> bool:
         now = utcnow()
         until = now + timedelta(seconds=self.lease_seconds)
         async with self.db.transaction() as tx:
             return await store.take_lease(tx.conn, row, self.replica, now, until)
 
+    async def _release(self, row: SinkRow) -> None:
+        async def release() -> None:
+            async with self.db.transaction() as tx:
+                await store.release_lease(tx.conn, row, self.replica)
+
+        await asyncio.shield(release())
+
     async def _fetch(self, subscription: JetStreamContext.PullSubscription, row: SinkRow) -> list[Held]:
         """The next records for `row`; those its filter leaves out are acknowledged at once."""
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            # nats-py's fetch can swallow a cancellation that lands as a wait inside it ends.
-            raise asyncio.CancelledError
         try:
             messages = await subscription.fetch(BATCH, timeout=self.lease_seconds / 3)
         except TimeoutError:
