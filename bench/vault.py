@@ -236,6 +236,19 @@ def cpu_seconds(processes: Sequence[psutil.Process]) -> float:
     return sum(sum(process.cpu_times()[:2]) for process in processes)
 
 
+def cpu_by_process(processes: Sequence[psutil.Process]) -> dict[str, float]:
+    """CPU seconds of each process, named by what it runs (`vault` for `python -m assay_vault`)."""
+    return {process_label(process): sum(process.cpu_times()[:2]) for process in processes}
+
+
+def process_label(process: psutil.Process) -> str:
+    arguments: list[str] = process.cmdline()
+    for argument in arguments:
+        if argument.startswith("assay_"):
+            return argument.removeprefix("assay_")
+    return "NATS" if "nats-server" in " ".join(arguments) else str(process.name())
+
+
 @dataclass
 class Cell:
     latencies: list[float]
@@ -243,6 +256,8 @@ class Cell:
     #: CPU seconds the servers and the clients spent during the measured part.
     server_cpu: float
     client_cpu: float
+    #: The servers' CPU seconds by process.
+    server_cpu_by_process: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -310,15 +325,17 @@ class ClientPool:
             commands.put(job)
         self._collect(len(jobs), Ready)
         clients = [psutil.Process(process.pid) for process in self.processes]
-        server_cpu, client_cpu = cpu_seconds(servers), cpu_seconds(clients)
+        by_process, client_cpu = cpu_by_process(servers), cpu_seconds(clients)
         for commands in self.commands[: len(jobs)]:
             commands.put(START)
         done = [answer for answer in self._collect(len(jobs), Done) if isinstance(answer, Done)]
+        spent = {name: seconds - by_process[name] for name, seconds in cpu_by_process(servers).items()}
         return Cell(
             latencies=[latency for answer in done for latency in answer.latencies],
             seconds=max(answer.ended for answer in done) - min(answer.started for answer in done),
-            server_cpu=cpu_seconds(servers) - server_cpu,
+            server_cpu=sum(spent.values()),
             client_cpu=cpu_seconds(clients) - client_cpu,
+            server_cpu_by_process=spent,
         )
 
 
@@ -519,6 +536,17 @@ def report(args: argparse.Namespace, client_counts: Sequence[int], results: Resu
             f"| {name} | {ours.rate:,.0f} | {theirs.rate:,.0f} | {ratio:.2f} | {verdict}"
             f" | {ours.server_cpu_per_op:.2f} / {theirs.server_cpu_per_op:.2f} ms |"
         )
+    emit(f"\nAssay's servers' CPU by process, through the gateway at {most} clients (ms per operation):\n")
+    measured = [(name, results.cells[("Assay via gateway", name, most)]) for name in OPERATIONS]
+    cells = [(name, cell) for name, cell in measured if cell is not None]
+    processes = sorted({process for _, cell in cells for process in cell.server_cpu_by_process})
+    emit(f"| operation | {' | '.join(processes)} |")
+    emit(f"| --- |{' --- |' * len(processes)}")
+    for name, cell in cells:
+        each = [
+            1000 * cell.server_cpu_by_process.get(process, 0.0) / len(cell.latencies) for process in processes
+        ]
+        emit(f"| {name} | {' | '.join(f'{ms:.2f}' for ms in each)} |")
     summary = "; ".join(f"{verdict} for {', '.join(names)}" for verdict, names in verdicts.items() if names)
     emit(
         f"\nThe goal (Assay through the gateway at ≥ {GOAL_RATIO} times OpenBao's ops/s at {most} clients):"
