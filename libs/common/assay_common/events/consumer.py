@@ -21,6 +21,7 @@ from opentelemetry import propagate, trace
 from prometheus_client import Counter
 from pydantic import ValidationError
 
+from assay_common.cancellation import raise_if_cancelled
 from assay_common.db import Database, Transaction, insert_ignoring_conflict, utcnow
 from assay_common.events.bus import EventBus
 from assay_common.events.envelope import CloudEvent
@@ -84,10 +85,7 @@ class EventConsumer:
         )
         try:
             while True:
-                if _cancel_requested():
-                    # nats-py's fetch can swallow a cancellation that lands just as a wait inside
-                    # it ends; the request stays pending on the task, so honour it here.
-                    raise asyncio.CancelledError
+                raise_if_cancelled()
                 try:
                     messages = await subscription.fetch(self.batch_size, timeout=self.fetch_seconds)
                 except TimeoutError:
@@ -157,8 +155,3 @@ class EventConsumer:
                 return "duplicate"
             await self.handler(tx, event)
         return "handled"
-
-
-def _cancel_requested() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0

@@ -19,6 +19,7 @@ from nats.errors import Error as NatsError
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from assay_common.cancellation import raise_if_cancelled
 from assay_common.db import Database
 from assay_common.events.bus import EventBus
 from assay_common.events.outbox import Outbox
@@ -75,9 +76,10 @@ class OutboxRelay:
     async def run(self) -> None:
         """Publish until cancelled."""
         while True:
+            raise_if_cancelled()
             try:
                 while await self.drain_once() == self.batch_size:
-                    pass
+                    raise_if_cancelled()
             except (NatsError, OSError, sa.exc.DBAPIError, TimeoutError) as exc:
                 log.warning("outbox relay could not publish yet: %s", type(exc).__name__)
             with suppress(TimeoutError):

@@ -43,6 +43,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from prometheus_client import Counter
 from pydantic import ValidationError
 
+from assay_common.cancellation import raise_if_cancelled
 from assay_common.db import Database, utcnow
 from assay_common.events.bus import EventBus
 from assay_common.events.envelope import CloudEvent
@@ -93,15 +94,6 @@ class Held:
 STOP_SECONDS = 10.0
 
 
-def _end_if_cancelled() -> None:
-    """Raise the cancellation of this task if a call swallowed it: nats-py's `fetch` (and the
-    calls under a delivery) can catch a cancellation that lands as one of their waits ends, and
-    the loop would then run on, with `disabled` or a shutdown waiting for it forever."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
 class AuditDelivery:
     def __init__(
         self,
@@ -148,6 +140,7 @@ class AuditDelivery:
         subscriptions = [await self.bus.nc.subscribe(subject, cb=self._on_event) for subject in subjects]
         try:
             while True:
+                raise_if_cancelled()
                 try:
                     await self.reconcile()
                 except (NatsError, sa.exc.DBAPIError, OSError, TimeoutError) as exc:
@@ -230,7 +223,7 @@ class AuditDelivery:
         """Deliver to `row` while this replica holds its lease, until cancelled; NATS and database
         troubles pause it."""
         while True:
-            _end_if_cancelled()
+            raise_if_cancelled()
             try:
                 await self._serve(row)
             except (NatsError, sa.exc.DBAPIError, OSError, TimeoutError) as exc:
@@ -267,7 +260,7 @@ class AuditDelivery:
         attempt = 0
         try:
             while True:
-                _end_if_cancelled()
+                raise_if_cancelled()
                 if not await self._lease(row):
                     held = await self._give_back(held)
                     await asyncio.sleep(self.lease_seconds / 3)
