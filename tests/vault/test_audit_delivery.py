@@ -192,7 +192,8 @@ async def test_disabling_stops_the_delivery_and_deletes_its_consumer_and_strays_
     await world.sinks.enable("control", "file", {"file_path": str(control)}, actor="user:ann")
     stray = "vault-audit-gone-1"
     await world.bus.js.add_consumer(
-        world.bus.subjects.audit_stream, ConsumerConfig(durable_name=stray, filter_subject="never.>")
+        world.bus.subjects.audit_stream,
+        ConsumerConfig(durable_name=stray, filter_subject=world.bus.subjects.audit("nobody", "nothing")),
     )
 
     async with world.replicas("a") as (delivery,):
