@@ -29,6 +29,7 @@ import base64
 import binascii
 import contextlib
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -68,6 +69,9 @@ CHANGE_EVENTS = ("relationships_changed", "permission_schema_changed")
 
 
 # ---- what is needed ------------------------------------------------------------------------------
+
+#: What the permission store takes as an object id (SpiceDB's grammar).
+OBJECT_ID = re.compile(r"[a-zA-Z0-9/_|\-=+]{1,1024}")
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from assay_common.errors import Invalid
-from assay_common.permission_checks import Need
+from assay_common.permission_checks import OBJECT_ID, Need
 
 Access = Literal["public", "signed_in", "service", "permission"]
 Source = Literal["fixed", "path", "query", "body", "service"]
@@ -41,8 +41,6 @@ Source = Literal["fixed", "path", "query", "body", "service"]
 #: The suffix of a row that folder grants may satisfy too, and the type of those folders.
 FOLDERS_SUFFIX = "+folders"
 FOLDER_TYPE = "vault_path"
-#: What the permission store takes as an object id (a folder outside it cannot have been granted).
-_OBJECT_ID = re.compile(r"[a-zA-Z0-9/_|\-=+]{1,1024}")
 
 _PLACEHOLDER = re.compile(
     r"^\{(?:(?P<source>path|query|body)\.)?(?P<name>[a-z_.]+)(?:\|(?P<default>[^}]*))?\}$"
@@ -397,10 +395,11 @@ class RoutePermission:
 
 def folder_needs(mount: str, path: str, permission: str) -> list[Need]:
     """`permission` on each folder holding the secret at `path` in `mount`, outermost first, and on
-    the secret's own path: `vault_path:secret/a#read`, `vault_path:secret/a/b#read` for `a/b`."""
+    the secret's own path: `vault_path:secret/a#read`, `vault_path:secret/a/b#read` for `a/b`.
+    A folder that cannot be an object id cannot have been granted, so it is left out."""
     parts = [part for part in path.split("/") if part]
     folders = (f"{mount}/{'/'.join(parts[:depth])}" for depth in range(1, len(parts) + 1))
-    return [Need(FOLDER_TYPE, folder, permission) for folder in folders if _OBJECT_ID.fullmatch(folder)]
+    return [Need(FOLDER_TYPE, folder, permission) for folder in folders if OBJECT_ID.fullmatch(folder)]
 
 
 class UnnamedObject(Invalid):

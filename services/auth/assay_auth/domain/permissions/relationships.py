@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 
 from assay_auth.domain.permissions.errors import InvalidRelationship
+from assay_common.permission_checks import OBJECT_ID
 
 #: The id of a wildcard subject: `user:*` stands for every user.
 WILDCARD = "*"
@@ -27,7 +28,6 @@ ELLIPSIS = "..."
 _NAME_PART = r"[a-z][a-z0-9_]{1,62}[a-z0-9]"
 _TYPE_NAME = re.compile(rf"(?:[a-z][a-z0-9_]{{1,61}}[a-z0-9]/)?{_NAME_PART}")
 _RELATION_NAME = re.compile(_NAME_PART)
-_OBJECT_ID = re.compile(r"[a-zA-Z0-9/_|\-=+]{1,1024}")
 
 
 def is_type_name(name: str) -> bool:
@@ -61,7 +61,7 @@ def validate_object_id(object_id: str, *, wildcard_allowed: bool = False) -> str
         if wildcard_allowed:
             return object_id
         raise InvalidRelationship("the wildcard id '*' is only allowed for a subject")
-    if _OBJECT_ID.fullmatch(object_id) is None:
+    if OBJECT_ID.fullmatch(object_id) is None:
         raise InvalidRelationship(
             f"invalid object id {object_id!r}: expected 1 to 1024 characters of a-z A-Z 0-9 / _ | - = +"
         )
