@@ -137,6 +137,42 @@ async def test_events_of_other_types_are_acknowledged_without_reaching_the_handl
         assert recorded.scalar_one() == 0, "no transaction for an event passed over"
 
 
+class FailOn(CopyNamespaces):
+    """Copies every namespace but one, on which it always fails; remembers each call's transaction."""
+
+    def __init__(self, poison: str) -> None:
+        super().__init__()
+        self.poison = poison
+        self.transactions: dict[str, list[Transaction]] = {}
+
+    async def __call__(self, tx: Transaction, event: CloudEvent) -> None:
+        name = str(event.data["namespace"])
+        self.transactions.setdefault(name, []).append(tx)
+        await super().__call__(tx, event)
+        if name == self.poison:
+            raise RuntimeError("this event cannot be handled")
+
+
+async def test_a_fetched_batch_shares_one_transaction_and_a_failing_event_holds_no_other_back(
+    db: Database, bus: EventBus
+) -> None:
+    handler = FailOn("poison")
+    for name in ("first", "poison", "last"):
+        await publish_created(db, bus, name)
+    consumer = consumer_for(db, bus, handler)
+    async with running(consumer):
+        await eventually(lambda: _has(db, ["copy-first", "copy-last"]), what="the good events handled")
+        await eventually(lambda: _acknowledged(bus, 3), what="every message settled")
+    # The batch's one transaction, rolled back when the poison failed (before `last` was
+    # reached), then each event in a transaction of its own.
+    assert handler.transactions["first"][0] is handler.transactions["poison"][0], "one transaction"
+    assert (len(handler.transactions["first"]), len(handler.transactions["last"])) == (2, 1)
+    assert len(handler.transactions["poison"]) == 1 + consumer.max_deliver
+    async with db.read() as conn:
+        recorded = await conn.execute(sa.select(sa.func.count()).select_from(processed_events))
+        assert recorded.scalar_one() == 2
+
+
 async def test_empty_fetches_that_end_at_their_deadline_do_not_stop_the_consumer(
     db: Database, bus: EventBus
 ) -> None:

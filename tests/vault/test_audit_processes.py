@@ -89,6 +89,12 @@ async def test_two_replicas_record_every_request_deliver_it_once_and_refuse_what
     assert (again.status_code, again.json()["data"]) == (200, {"v": SECRET})
 
     assert (await one.post("/api/v1/vault/sys/seal")).status_code == 204
+
+    async def other_sealed() -> bool:
+        return bool((await other.get("/api/v1/vault/sys/seal-status")).json()["sealed"])
+
+    # The other replica learns of the seal through an event.
+    await eventually(other_sealed, within=30, what="the other replica sealed")
     sealed = await other.get("/api/v1/vault/kv/kv/secrets/s0", headers={"x-request-id": "while-sealed"})
     assert (sealed.status_code, sealed.json()["code"]) == (503, "sealed")
 

@@ -119,8 +119,14 @@ class Database:
         path = make_url(self.url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Sized like Postgres's pool: with SQLAlchemy's default (5 + 10 overflow) a burst of
+        # concurrent requests opened and closed overflow connections, each a thread of aiosqlite.
         engine = create_async_engine(
-            self.url, connect_args={"timeout": 30}, **({"isolation_level": isolation} if isolation else {})
+            self.url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            connect_args={"timeout": 30},
+            **({"isolation_level": isolation} if isolation else {}),
         )
 
         @sa.event.listens_for(engine.sync_engine, "connect")

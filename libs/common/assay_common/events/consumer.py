@@ -1,8 +1,9 @@
 """Durable pull consumers with explicit ack, bounded redelivery with backoff, idempotent handling.
 
 Replicas of a service share one durable consumer, so each event is handled once per service.
-The handler runs inside a transaction that also records the event id in `processed_events`;
-a redelivered event whose id is already recorded is acknowledged without running the handler.
+The handler runs inside a transaction that also records the event id in `processed_events` (the
+events of one fetched batch share one transaction); a redelivered event whose id is already
+recorded is acknowledged without running the handler.
 """
 
 from __future__ import annotations
@@ -96,14 +97,34 @@ class EventConsumer:
                     log.warning("consumer %s cannot fetch: %s", self.durable, type(exc).__name__)
                     await asyncio.sleep(1.0)
                     continue
-                for message in messages:
-                    await self.handle(message)
+                await self.handle_batch(messages)
         finally:
             # Leaves the durable consumer on the server; only this process's interest ends.
             with suppress(NatsError):
                 await subscription.unsubscribe()
 
-    async def handle(self, message: Msg) -> None:
+    async def handle_batch(self, messages: Sequence[Msg]) -> None:
+        """Handle a fetched batch in one transaction (one commit instead of one per event); when
+        that fails, each event on its own, so a failing event is retried alone and holds no other
+        back."""
+        admitted = [(message, event) for message in messages if (event := await self._admit(message))]
+        if len(admitted) > 1:
+            try:
+                async with self.db.transaction() as tx:
+                    outcomes = [await self._handle_in(tx, message, event) for message, event in admitted]
+            except Exception:
+                log.info("consumer %s handles a batch event by event after a failure", self.durable)
+            else:
+                for (message, _), outcome in zip(admitted, outcomes, strict=True):
+                    await message.ack()
+                    HANDLED.labels(self.durable, outcome).inc()
+                return
+        for message, event in admitted:
+            await self.handle_alone(message, event)
+
+    async def _admit(self, message: Msg) -> CloudEvent | None:
+        """The message's event, or None when it is settled here: malformed (terminated) or of a
+        type the handler does not take (acknowledged)."""
         try:
             event = CloudEvent.from_json(message.data)
         except ValidationError:
@@ -112,16 +133,19 @@ class EventConsumer:
             )
             await message.term()
             HANDLED.labels(self.durable, "malformed").inc()
-            return
+            return None
         if self.types is not None and event.type not in self.types:
             await message.ack()
             HANDLED.labels(self.durable, "passed_over").inc()
-            return
-        parent = propagate.extract(dict(message.headers or {}))
-        token = otel_context.attach(parent)
+            return None
+        return event
+
+    async def handle_alone(self, message: Msg, event: CloudEvent) -> None:
+        """Handle one event in a transaction of its own; on failure, retry it later with backoff
+        or, after the last attempt, give up on it."""
         try:
-            with tracer.start_as_current_span(f"handle {event.type}", kind=trace.SpanKind.CONSUMER):
-                outcome = await self._handle_once(event)
+            async with self.db.transaction() as tx:
+                outcome = await self._handle_in(tx, message, event)
             await message.ack()
             HANDLED.labels(self.durable, outcome).inc()
         except Exception:
@@ -144,14 +168,18 @@ class EventConsumer:
                 )
                 await message.nak(delay=delay)
                 HANDLED.labels(self.durable, "retried").inc()
+
+    async def _handle_in(self, tx: Transaction, message: Msg, event: CloudEvent) -> str:
+        """Run the handler in `tx` unless the event's id is already recorded as processed, under
+        a span that continues the publisher's trace."""
+        token = otel_context.attach(propagate.extract(dict(message.headers or {})))
+        try:
+            with tracer.start_as_current_span(f"handle {event.type}", kind=trace.SpanKind.CONSUMER):
+                marker = insert_ignoring_conflict(self.db.backend, self.processed)
+                row = {"consumer": self.durable, "event_id": event.id, "processed_at": utcnow()}
+                if (await tx.execute(marker, row)).rowcount == 0:
+                    return "duplicate"
+                await self.handler(tx, event)
+                return "handled"
         finally:
             otel_context.detach(token)
-
-    async def _handle_once(self, event: CloudEvent) -> str:
-        async with self.db.transaction() as tx:
-            marker = insert_ignoring_conflict(self.db.backend, self.processed)
-            row = {"consumer": self.durable, "event_id": event.id, "processed_at": utcnow()}
-            if (await tx.execute(marker, row)).rowcount == 0:
-                return "duplicate"
-            await self.handler(tx, event)
-        return "handled"
