@@ -62,6 +62,7 @@ TABLE: tuple[tuple[str, str, str], ...] = (
     ("POST", "/api/v1/namespaces", "platform:assay#operate"),
     ("GET", "/api/v1/namespaces", "signed_in"),  # lists only the namespaces the caller can view
     ("GET", "/api/v1/namespaces/{name}", "namespace:{path.name}#view"),
+    ("PATCH", "/api/v1/namespaces/{name}", "namespace:{path.name}#administer"),
     ("DELETE", "/api/v1/namespaces/{name}", "namespace:{path.name}#administer"),
     # ---- workflow: runs ------------------------------------------------------------------------------
     ("POST", "/api/v1/workflows", "namespace:{body.namespace|main}#operate"),
@@ -70,12 +71,23 @@ TABLE: tuple[tuple[str, str, str], ...] = (
     ("GET", "/api/v1/workflows/{workflow_id}/events", "namespace:{query.namespace|main}#view"),
     ("GET", "/api/v1/workflows/{workflow_id}/result", "namespace:{query.namespace|main}#view"),
     ("GET", "/api/v1/workflows/{workflow_id}/state", "namespace:{query.namespace|main}#view"),
+    ("GET", "/api/v1/workflows/{workflow_id}/archive", "namespace:{query.namespace|main}#view"),
     ("POST", "/api/v1/workflows/{workflow_id}/signal/{name}", "namespace:{query.namespace|main}#operate"),
     ("POST", "/api/v1/workflows/{workflow_id}/cancel", "namespace:{query.namespace|main}#operate"),
     ("POST", "/api/v1/workflows/{workflow_id}/terminate", "namespace:{query.namespace|main}#operate"),
     ("POST", "/api/v1/workflows/{workflow_id}/continue-as-new", "namespace:{query.namespace|main}#operate"),
     ("POST", "/api/v1/workflows/{workflow_id}/retry", "namespace:{query.namespace|main}#operate"),
     ("GET", "/api/v1/queues", "namespace:{query.namespace|main}#view"),
+    # ---- workflow: schedules ------------------------------------------------------------------------
+    ("POST", "/api/v1/schedules", "namespace:{body.namespace|main}#operate"),
+    ("GET", "/api/v1/schedules", "namespace:{query.namespace|main}#view"),
+    ("GET", "/api/v1/schedules/{schedule_id}", "namespace:{query.namespace|main}#view"),
+    ("PATCH", "/api/v1/schedules/{schedule_id}", "namespace:{query.namespace|main}#operate"),
+    ("DELETE", "/api/v1/schedules/{schedule_id}", "namespace:{query.namespace|main}#operate"),
+    ("POST", "/api/v1/schedules/{schedule_id}/pause", "namespace:{query.namespace|main}#operate"),
+    ("POST", "/api/v1/schedules/{schedule_id}/resume", "namespace:{query.namespace|main}#operate"),
+    ("POST", "/api/v1/schedules/{schedule_id}/trigger", "namespace:{query.namespace|main}#operate"),
+    ("POST", "/api/v1/schedules/{schedule_id}/backfill", "namespace:{query.namespace|main}#operate"),
     # ---- workflow: workers and their tasks -----------------------------------------------------------
     ("POST", "/api/v1/workers", "namespace:{body.namespace|main}#work"),
     ("GET", "/api/v1/workers", "namespace:{query.namespace|main}#view"),

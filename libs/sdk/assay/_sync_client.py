@@ -13,7 +13,7 @@ import builtins
 import threading
 from collections.abc import Coroutine, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from assay._event import Event
 from assay.client import (
@@ -46,6 +46,7 @@ from assay.client import (
     SubjectLookup,
     WorkerPage,
     Workers,
+    WorkflowArchive,
     WorkflowPage,
     WorkflowRun,
     Workflows,
@@ -335,6 +336,12 @@ class SyncWorkflows:
             )
         )
 
+    def archive(
+        self, workflow_id: str, *, namespace: str = "main", run_id: str | None = None
+    ) -> WorkflowArchive:
+        """See `Workflows.archive`."""
+        return self._run(self._async.archive(workflow_id, namespace=namespace, run_id=run_id))
+
     def query_state(
         self, workflow_id: str, *, namespace: str = "main", run_id: str | None = None
     ) -> QueryState:
@@ -366,9 +373,19 @@ class SyncNamespaces:
         self._async = namespaces
         self._run = loop.run
 
-    def create(self, name: str, description: str = "") -> Namespace:
+    def create(self, name: str, description: str = "", *, retention_days: int | None = None) -> Namespace:
         """See `Namespaces.create`."""
-        return self._run(self._async.create(name, description))
+        return self._run(self._async.create(name, description, retention_days=retention_days))
+
+    def update(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        retention_days: int | Literal["default"] | None = None,
+    ) -> Namespace:
+        """See `Namespaces.update`."""
+        return self._run(self._async.update(name, description=description, retention_days=retention_days))
 
     def list(self, *, limit: int = 100, cursor: str | None = None) -> NamespacePage:
         """See `Namespaces.list`."""

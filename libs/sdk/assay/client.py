@@ -175,11 +175,39 @@ class WorkflowRun(BaseModel):
     search_attributes: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
     closed_at: datetime | None = None
+    purged_at: datetime | None = Field(
+        default=None,
+        description="When its history, activities, timers and query state were purged after the "
+        "namespace's retention (read them back with `Workflows.archive`)",
+    )
+    archive_uri: str | None = Field(default=None, description="Where they were archived; None: not archived")
 
     @property
     def is_open(self) -> bool:
         """True while the run is `RUNNING`."""
         return self.status == "RUNNING"
+
+
+class WorkflowArchive(BaseModel):
+    """The archive of a purged run, read back from the bucket: its record, its full history, its
+    activities and timers as they ended, and its last query state (docs/operations.md)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    format_version: int
+    archive_uri: str
+    archived_at: datetime
+    purged_at: datetime
+    run: WorkflowRun
+    history: list[dict[str, Any]]
+    activities: list[dict[str, Any]]
+    timers: list[dict[str, Any]]
+    query_state: dict[str, Any] | None = None
+
+    @property
+    def events(self) -> list[HistoryEvent]:
+        """The history, parsed like `Workflows.events` parses it."""
+        return [HistoryEvent.from_json(event) for event in self.history]
 
 
 class StartedWorkflow(BaseModel):
@@ -229,6 +257,12 @@ class Namespace(BaseModel):
     name: str
     description: str = ""
     created_at: datetime
+    retention_days: int | None = Field(
+        default=None, description="How many days its closed runs are kept before they are purged"
+    )
+    retention_is_default: bool = Field(
+        default=False, description="Whether that is the service's default, followed as it changes"
+    )
 
 
 class NamespacePage(BaseModel):
@@ -767,6 +801,16 @@ class Workflows:
         )
         return RetriedWorkflow.model_validate(answer)
 
+    async def archive(
+        self, workflow_id: str, *, namespace: str = "main", run_id: str | None = None
+    ) -> WorkflowArchive:
+        """The archive of the run, purged after its namespace's retention, read back through the
+        service. Raises `ApiError` 404 `workflow_not_archived` when the run has not been purged
+        (its history is still served), 410 `workflow_history_purged` when it was purged without
+        an archive, 503 `archive_unavailable` when the bucket cannot be read now."""
+        answer = await self._client.call("GET", _path(workflow_id, "archive"), params=_run(namespace, run_id))
+        return WorkflowArchive.model_validate(answer)
+
     async def query_state(
         self, workflow_id: str, *, namespace: str = "main", run_id: str | None = None
     ) -> QueryState:
@@ -823,11 +867,32 @@ class Namespaces:
         """Made by `AssayClient`; use `client.namespaces`."""
         self._client = client
 
-    async def create(self, name: str, description: str = "") -> Namespace:
+    async def create(
+        self, name: str, description: str = "", *, retention_days: int | None = None
+    ) -> Namespace:
         """Create namespace `name` (needs `platform:assay#operate`); platform roles reach it once
-        this returns. Raises `ApiError` 409 when it exists, 422 when the name is not allowed."""
-        body = {"name": name, "description": description}
+        this returns. Its closed runs are kept `retention_days` (None: the service's default).
+        Raises `ApiError` 409 when it exists, 422 when the name is not allowed."""
+        body: dict[str, Any] = {"name": name, "description": description, "retention_days": retention_days}
         return Namespace.model_validate(await self._client.call("POST", "/api/v1/namespaces", body=body))
+
+    async def update(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        retention_days: int | Literal["default"] | None = None,
+    ) -> Namespace:
+        """Change what is given of namespace `name` (needs `namespace:<name>#administer`): its
+        description, how many days its closed runs are kept (`"default"`: the service's default).
+        Raises `ApiError` 404 when there is none, 422 when a value is not allowed."""
+        body: dict[str, Any] = {}
+        if description is not None:
+            body["description"] = description
+        if retention_days is not None:
+            body["retention_days"] = None if retention_days == "default" else retention_days
+        answer = await self._client.call("PATCH", f"/api/v1/namespaces/{quote(name, safe='')}", body=body)
+        return Namespace.model_validate(answer)
 
     async def list(self, *, limit: int = 100, cursor: str | None = None) -> NamespacePage:
         """A page of the namespaces the caller can view, by name; pass the page's `next_cursor` as

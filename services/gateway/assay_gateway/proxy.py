@@ -165,7 +165,8 @@ class Outgoing:
     """The request as the service receives it."""
 
     method: str
-    url: URL
+    #: The raw path and query, as the client sent them.
+    target: str
     body: AsyncIterator[bytes] | bytes | None
     headers: list[tuple[str, str]]
 
@@ -202,7 +203,6 @@ class Proxy:
         path_and_query: bytes = request.scope.get("raw_path") or request.url.path.encode()
         if request.scope.get("query_string"):
             path_and_query += b"?" + request.scope["query_string"]
-        url = URL(self.upstreams.url(service) + path_and_query.decode("latin-1"), encoded=True)
         body_read = asyncio.Event()
         sent: AsyncIterator[bytes] | bytes | None = body
         if body is None and _has_body(request):
@@ -212,7 +212,7 @@ class Proxy:
         with tracer.start_as_current_span(f"proxy {service}", kind=trace.SpanKind.CLIENT):
             outgoing = Outgoing(
                 request.method,
-                url,
+                path_and_query.decode("latin-1"),
                 sent,
                 [
                     (name.decode("latin-1"), value.decode("latin-1"))
@@ -273,14 +273,34 @@ class Proxy:
             self._in_flight.discard(current)
 
     async def _send(self, outgoing: Outgoing, service: str) -> aiohttp.ClientResponse:
+        """Send to the replica whose turn it is; one that refuses the connection passes the
+        request to the next (nothing was sent yet: a body is read only once connected)."""
+        *others, last = self.upstreams.in_turn(service)
+        for base in others:
+            try:
+                return await self._send_to(base, outgoing, service, failover=True)
+            except aiohttp.ClientConnectorError as exc:
+                log.warning(
+                    "a replica of %s refused a connection (%s); trying the next", service, type(exc).__name__
+                )
+        return await self._send_to(last, outgoing, service, failover=False)
+
+    async def _send_to(
+        self, base: str, outgoing: Outgoing, service: str, *, failover: bool
+    ) -> aiohttp.ClientResponse:
         try:
             return await self.upstreams.client.request(
                 outgoing.method,
-                outgoing.url,
+                URL(base + outgoing.target, encoded=True),
                 data=outgoing.body,
                 headers=outgoing.headers,
                 allow_redirects=False,
             )
+        except aiohttp.ClientConnectorError:
+            if failover:
+                raise
+            log.warning("%s unreachable: ClientConnectorError", service)
+            raise BadGateway(f"the {service} service is not reachable") from None
         except aiohttp.ConnectionTimeoutError:
             raise BadGateway(f"the {service} service did not accept a connection in time") from None
         except TimeoutError:

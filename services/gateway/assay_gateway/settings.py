@@ -41,10 +41,20 @@ class GatewaySettings(CommonSettings):
     port: int = 8080
     # The gateway is the edge: a client's own X-Forwarded-* headers are not to be believed.
     proxy_headers: bool = False
-    workflow_url: str = Field(default="http://127.0.0.1:8081", description="Base URL of the workflow service")
-    auth_url: str = Field(default="http://127.0.0.1:8082", description="Base URL of the auth service")
-    vault_url: str = Field(default="http://127.0.0.1:8083", description="Base URL of the vault service")
-    dashboard_url: str = Field(default="http://127.0.0.1:8084", description="Base URL of the dashboard")
+    workflow_url: str = Field(
+        default="http://127.0.0.1:8081",
+        description="Base URL of the workflow service; several, separated by commas, are replicas used in "
+        "turn (a replica that refuses a connection passes the request to the next)",
+    )
+    auth_url: str = Field(
+        default="http://127.0.0.1:8082", description="Base URL(s) of the auth service (as workflow_url)"
+    )
+    vault_url: str = Field(
+        default="http://127.0.0.1:8083", description="Base URL(s) of the vault service (as workflow_url)"
+    )
+    dashboard_url: str = Field(
+        default="http://127.0.0.1:8084", description="Base URL(s) of the dashboard (as workflow_url)"
+    )
     internal_signing_key: SecretStr = Field(
         default=SecretStr(""), description="Ed25519 private key (PEM) that signs internal tokens"
     )

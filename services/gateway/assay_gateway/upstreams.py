@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -59,18 +60,30 @@ class Probe:
 
 @dataclass(frozen=True)
 class Upstreams:
-    """Base URLs of the services (from settings) and the client to call them."""
+    """Base URLs of the services (from settings: one each, or several replicas of one, used in
+    turn) and the client to call them."""
 
     client: aiohttp.ClientSession
-    urls: dict[str, str]
+    replicas: dict[str, tuple[str, ...]]
+    _turns: dict[str, Iterator[int]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, client: aiohttp.ClientSession, settings: GatewaySettings) -> Upstreams:
-        urls = {name: str(getattr(settings, f"{name}_url")).rstrip("/") for name in SERVICES}
-        return cls(client, urls)
+        replicas = {name: replica_urls(str(getattr(settings, f"{name}_url"))) for name in SERVICES}
+        return cls(
+            client, replicas, {name: itertools.cycle(range(len(urls))) for name, urls in replicas.items()}
+        )
 
     def url(self, service: str, path: str = "") -> str:
-        return self.urls[service] + path
+        """`path` on the replica of `service` whose turn it is."""
+        return self.in_turn(service)[0] + path
+
+    def in_turn(self, service: str) -> tuple[str, ...]:
+        """The replicas of `service`, starting with the one whose turn it is: the others are where
+        a request goes when that one refuses the connection."""
+        urls = self.replicas[service]
+        first = next(self._turns[service]) if len(urls) > 1 else 0
+        return urls[first:] + urls[:first]
 
     async def post_json(
         self, service: str, path: str, body: Mapping[str, Any], *, token: str, purpose: str
@@ -113,6 +126,11 @@ class Upstreams:
         """Probe every service at once, so one slow service costs `within`, not the sum."""
         probes = await asyncio.gather(*(self.probe(name, path, within) for name in SERVICES))
         return dict(zip(SERVICES, probes, strict=True))
+
+
+def replica_urls(setting: str) -> tuple[str, ...]:
+    """The base URLs of a `<service>_url` setting: one, or several separated by commas."""
+    return tuple(url.strip().rstrip("/") for url in setting.split(",") if url.strip())
 
 
 def _since(started: float) -> float:

@@ -1,8 +1,8 @@
-"""`assay namespace …`: create, list, describe and delete namespaces."""
+"""`assay namespace …`: create, list, describe, update and delete namespaces."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final, Literal
 
 import typer
 from rich.text import Text
@@ -15,6 +15,8 @@ from assay.client import Namespace
 namespace = typer.Typer(name="namespace", help="Create, list and delete namespaces.", no_args_is_help=True)
 
 NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="The namespace's name.")]
+#: What `--retention-days` takes besides a number of days.
+DEFAULT_RETENTION: Final = "default"
 
 
 @namespace.command("create")
@@ -22,14 +24,65 @@ def create(
     ctx: typer.Context,
     name: NameArgument,
     description: Annotated[str, typer.Option(metavar="TEXT", help="What the namespace is for.")] = "",
+    retention_days: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            metavar="DAYS",
+            show_default=False,
+            help="Keep closed runs this many days, then purge them; else the service's default.",
+        ),
+    ] = None,
     api_url: ApiUrlOption = None,
     output: OutputOption = None,
 ) -> None:
     """Create namespace NAME."""
     with _output.reported_errors():
         settings = resolve(ctx, api_url, output)
-        created = ask(settings, lambda client: client.namespaces.create(name, description))
+        created = ask(
+            settings,
+            lambda client: client.namespaces.create(name, description, retention_days=retention_days),
+        )
     _show(created, settings.output)
+
+
+@namespace.command("update")
+def update(
+    ctx: typer.Context,
+    name: NameArgument,
+    description: Annotated[
+        str | None, typer.Option(metavar="TEXT", show_default=False, help="What the namespace is for.")
+    ] = None,
+    retention_days: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DAYS",
+            show_default=False,
+            help=f"Keep closed runs this many days, then purge them; '{DEFAULT_RETENTION}': the "
+            "service's default.",
+        ),
+    ] = None,
+    api_url: ApiUrlOption = None,
+    output: OutputOption = None,
+) -> None:
+    """Change the description or the retention of namespace NAME; what is not given stays."""
+    retention: int | Literal["default"] | None = None
+    if retention_days == DEFAULT_RETENTION:
+        retention = DEFAULT_RETENTION
+    elif retention_days is not None:
+        if not retention_days.isdigit() or int(retention_days) < 1:
+            raise typer.BadParameter(
+                f"{retention_days!r} is neither a number of days nor '{DEFAULT_RETENTION}'",
+                param_hint="--retention-days",
+            )
+        retention = int(retention_days)
+    with _output.reported_errors():
+        settings = resolve(ctx, api_url, output)
+        updated = ask(
+            settings,
+            lambda client: client.namespaces.update(name, description=description, retention_days=retention),
+        )
+    _show(updated, settings.output)
 
 
 @namespace.command("list")
@@ -89,7 +142,14 @@ def _show(found: Namespace, output: OutputFormat) -> None:
                 ("Name", found.name),
                 ("Description", found.description or "-"),
                 ("Created", _output.timestamp(found.created_at)),
+                ("Retention", _retention(found)),
             ]
         )
     else:
         _output.document(found.model_dump(mode="json"), output)
+
+
+def _retention(found: Namespace) -> str:
+    if found.retention_days is None:
+        return "-"
+    return f"{found.retention_days} days" + (" (the service's default)" if found.retention_is_default else "")

@@ -21,7 +21,7 @@ from assay.cli._settings import (
     OutputOption,
     resolve,
 )
-from assay.client import SAME_INPUT, AssayClient, StartedWorkflow
+from assay.client import SAME_INPUT, AssayClient, StartedWorkflow, WorkflowArchive, WorkflowRun
 from assay.workflow._history import HistoryEvent
 
 workflow = typer.Typer(
@@ -135,6 +135,14 @@ def list_runs(
 def describe(
     ctx: typer.Context,
     workflow_id: WorkflowIdArgument,
+    archived: Annotated[
+        bool,
+        typer.Option(
+            "--archived",
+            help="Read the run's archive instead (a run purged after its namespace's retention): "
+            "its record, history, activities, timers and query state.",
+        ),
+    ] = False,
     namespace: NamespaceOption = None,
     api_url: ApiUrlOption = None,
     output: OutputOption = None,
@@ -142,26 +150,55 @@ def describe(
     """Show the workflow's latest run: type, status, input, result, error, attributes."""
     with _output.reported_errors():
         settings = resolve(ctx, api_url, output, namespace)
+        if archived:
+            archive = ask(
+                settings, lambda client: client.workflows.archive(workflow_id, namespace=settings.namespace)
+            )
+            _archive(settings, archive)
+            return
         run = ask(settings, lambda client: client.workflows.get(workflow_id, namespace=settings.namespace))
     if settings.output is not OutputFormat.table:
         _output.document(run.model_dump(mode="json"), settings.output)
         return
+    purged = []
+    if run.purged_at is not None:
+        purged = [("Purged", _output.timestamp(run.purged_at)), ("Archive", run.archive_uri or "-")]
+    _output.fields(_run_fields(run) + purged)
+
+
+def _run_fields(run: WorkflowRun) -> list[tuple[str, str]]:
+    return [
+        ("Workflow ID", run.workflow_id),
+        ("Run ID", run.run_id),
+        ("Type", run.workflow_type),
+        ("Status", run.status),
+        ("Namespace", run.namespace),
+        ("Task queue", run.task_queue),
+        ("Started", _output.timestamp(run.created_at)),
+        ("Closed", _output.timestamp(run.closed_at) if run.closed_at else "-"),
+        ("Input", _output.compact(run.input)),
+        ("Result", _output.compact(run.result)),
+        ("Error", _output.compact(run.error) if run.error is not None else "-"),
+        ("Search attributes", _output.compact(run.search_attributes)),
+    ]
+
+
+def _archive(settings: CliSettings, archive: WorkflowArchive) -> None:
+    """The archive as a document, or as the run's fields followed by its history."""
+    if settings.output is not OutputFormat.table:
+        _output.document(archive.model_dump(mode="json"), settings.output)
+        return
     _output.fields(
         [
-            ("Workflow ID", run.workflow_id),
-            ("Run ID", run.run_id),
-            ("Type", run.workflow_type),
-            ("Status", run.status),
-            ("Namespace", run.namespace),
-            ("Task queue", run.task_queue),
-            ("Started", _output.timestamp(run.created_at)),
-            ("Closed", _output.timestamp(run.closed_at) if run.closed_at else "-"),
-            ("Input", _output.compact(run.input)),
-            ("Result", _output.compact(run.result)),
-            ("Error", _output.compact(run.error) if run.error is not None else "-"),
-            ("Search attributes", _output.compact(run.search_attributes)),
+            *_run_fields(archive.run),
+            ("Purged", _output.timestamp(archive.purged_at)),
+            ("Archive", archive.archive_uri),
+            ("Activities", str(len(archive.activities))),
+            ("Query state", _output.compact(archive.query_state["state"]) if archive.query_state else "-"),
         ]
     )
+    _output.out.print()
+    _output.table(_EVENT_COLUMNS, [_event_row(event) for event in archive.events])
 
 
 @workflow.command("state")

@@ -74,6 +74,9 @@ class PlatformOptions:
     service_env: dict[str, dict[str, str]] = field(default_factory=dict)
     restart_crashed: bool = True
     services: tuple[str, ...] = SERVICES
+    #: How many processes of a service to run (default one each): the first is named after the
+    #: service, the others `<service>-2`, `<service>-3`…; the gateway uses them in turn.
+    replicas: dict[str, int] = field(default_factory=dict)
     #: The address of the administrator made on first start (a platform without users).
     admin_email: str = "admin@localhost"
 
@@ -246,7 +249,16 @@ class LocalPlatform:
         return f"http://{host}:{self.ports['gateway']}"
 
     def service_url(self, name: str) -> str:
+        """Where process `name` (a service, or one of its replicas: `workflow-2`) listens."""
         return f"http://127.0.0.1:{self.ports[name]}"
+
+    def process_names(self) -> list[tuple[str, str]]:
+        """(process, service) for every process of the platform, in the services' order."""
+        return [
+            (service if index == 0 else f"{service}-{index + 1}", service)
+            for service in self.options.services
+            for index in range(max(self.options.replicas.get(service, 1), 1))
+        ]
 
     def _client(self) -> aiohttp.ClientSession:
         """For readiness checks; made on first use, inside the running loop."""
@@ -268,10 +280,10 @@ class LocalPlatform:
             if not self.options.nats_url:
                 await self._start_nats(deadline)
             key_file, public_file = self._ensure_internal_keys()
-            for name in self.options.services:
+            for name, _ in self.process_names():
                 self.ports[name] = self.options.port if name == "gateway" else free_port()
-            for name in self.options.services:
-                self.processes[name] = self._service_process(name, key_file, public_file)
+            for name, service in self.process_names():
+                self.processes[name] = self._service_process(name, service, key_file, public_file)
             await asyncio.gather(*(p.spawn() for p in self.processes.values()))
             await asyncio.gather(*(p.wait_ready(self._client(), deadline) for p in self.processes.values()))
             if "auth" in self.processes:
@@ -365,8 +377,8 @@ class LocalPlatform:
             public_file.write_bytes(public_key_pem(pem))
         return key_file, public_file
 
-    def _service_process(self, name: str, key_file: Path, public_file: Path) -> ManagedProcess:
-        prefix = f"ASSAY_{name.upper()}_"
+    def _service_process(self, name: str, service: str, key_file: Path, public_file: Path) -> ManagedProcess:
+        prefix = f"ASSAY_{service.upper()}_"
         env = {
             "PYTHONUNBUFFERED": "1",
             "ASSAY_DATA_DIR": str(self.data_dir),
@@ -378,18 +390,21 @@ class LocalPlatform:
         }
         if self.options.postgres_url:
             env["ASSAY_DATABASE_URL"] = self.options.postgres_url
-        if name == "vault":
+        if service == "vault":
             env["ASSAY_VAULT_AUTO_UNSEAL_KEY_FILE"] = str(self.vault_key_file)
-        if name == "gateway":
+        if service == "gateway":
             env["ASSAY_GATEWAY_INTERNAL_SIGNING_KEY_FILE"] = str(key_file)
-            for upstream, port in self.ports.items():
+            replicas: dict[str, list[str]] = {}
+            for process, upstream in self.process_names():
                 if upstream != "gateway":
-                    env[f"ASSAY_GATEWAY_{upstream.upper()}_URL"] = f"http://127.0.0.1:{port}"
+                    replicas.setdefault(upstream, []).append(self.service_url(process))
+            for upstream, urls in replicas.items():
+                env[f"ASSAY_GATEWAY_{upstream.upper()}_URL"] = ",".join(urls)
         env.update(self.options.env)
-        env.update(self.options.service_env.get(name, {}))
+        env.update(self.options.service_env.get(service, {}))
         return ManagedProcess(
             name,
-            [sys.executable, "-m", f"assay_{name}"],
+            [sys.executable, "-m", f"assay_{service}"],
             env,
             self.log_dir / f"{name}.log",
             ready_url=f"http://127.0.0.1:{self.ports[name]}/readyz",
@@ -450,7 +465,7 @@ class LocalPlatform:
                 restart.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor
-        order = [self.processes[n] for n in reversed(self.options.services) if n in self.processes]
+        order = [self.processes[n] for n, _ in reversed(self.process_names()) if n in self.processes]
         if order:
             await order[0].stop()
             await asyncio.gather(*(p.stop() for p in order[1:]))

@@ -1,4 +1,4 @@
-"""`/api/v1/namespaces`: create, list, describe and delete namespaces."""
+"""`/api/v1/namespaces`: create, list, describe, change and delete namespaces."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from assay_common.problems import problems
 from assay_common.route_access import ROUTES
 from assay_common.service import Runtime, runtime
 from assay_workflow.api.access import WorkflowAccess, access
-from assay_workflow.domain.namespaces import Namespaces
+from assay_workflow.api.deps import engine
+from assay_workflow.domain.engine import Engine
+from assay_workflow.domain.namespaces import KEEP, MAX_RETENTION_DAYS, MIN_RETENTION_DAYS, Namespaces
 from assay_workflow.store.namespaces import NamespaceRow
 
 router = APIRouter(prefix="/api/v1/namespaces", tags=["namespaces"])
@@ -21,21 +23,49 @@ router = APIRouter(prefix="/api/v1/namespaces", tags=["namespaces"])
 DESCRIBE = ROUTES.row("GET", "/api/v1/namespaces/{name}")
 
 NamespaceName = Annotated[str, Path(min_length=1, max_length=63, description="Namespace name")]
+RetentionDays = Annotated[
+    int | None,
+    Field(
+        ge=MIN_RETENTION_DAYS,
+        le=MAX_RETENTION_DAYS,
+        description="How many days a closed run is kept before it is purged (after being archived, "
+        "when archival is configured); null: the service's default (`default_retention_days`)",
+    ),
+]
 
 
 class NamespaceIn(BaseModel):
     name: str = Field(min_length=1, max_length=63, examples=["payments"])
     description: str = Field(default="", max_length=1000)
+    retention_days: RetentionDays = None
+
+
+class NamespacePatch(BaseModel):
+    """The fields to change; those left out stay as they are."""
+
+    description: str = Field(default="", max_length=1000)
+    retention_days: RetentionDays = None
 
 
 class NamespaceOut(BaseModel):
     name: str
     description: str
     created_at: datetime
+    retention_days: int = Field(description="How many days its closed runs are kept")
+    retention_is_default: bool = Field(
+        description="Whether that is the service's default, which the namespace follows when it changes"
+    )
 
     @classmethod
-    def of(cls, row: NamespaceRow) -> NamespaceOut:
-        return cls(name=row.name, description=row.description, created_at=row.created_at)
+    def of(cls, row: NamespaceRow, found: Engine) -> NamespaceOut:
+        days = row.retention_days
+        return cls(
+            name=row.name,
+            description=row.description,
+            created_at=row.created_at,
+            retention_days=found.settings.default_retention_days if days is None else days,
+            retention_is_default=days is None,
+        )
 
 
 class NamespacePage(BaseModel):
@@ -54,8 +84,10 @@ async def namespaces(rt: Runtime = Depends(runtime)) -> Namespaces:
     responses=problems(409, 422),
     summary="Create a namespace",
 )
-async def create_namespace(body: NamespaceIn, domain: Namespaces = Depends(namespaces)) -> NamespaceOut:
-    return NamespaceOut.of(await domain.create(body.name, body.description))
+async def create_namespace(
+    body: NamespaceIn, domain: Namespaces = Depends(namespaces), found: Engine = Depends(engine)
+) -> NamespaceOut:
+    return NamespaceOut.of(await domain.create(body.name, body.description, body.retention_days), found)
 
 
 @router.get("", response_model=NamespacePage, summary="List the namespaces the caller can view, by name")
@@ -64,19 +96,43 @@ async def list_namespaces(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     domain: Namespaces = Depends(namespaces),
     caller: WorkflowAccess = Depends(access),
+    found: Engine = Depends(engine),
 ) -> NamespacePage:
     async def viewable(rows: Sequence[NamespaceRow]) -> list[bool]:
         return await caller.permitted([DESCRIBE.need(path_params={"name": row.name}) for row in rows])
 
     page, more = await domain.list_visible(viewable, after=cursor, limit=limit)
     return NamespacePage(
-        items=[NamespaceOut.of(r) for r in page], next_cursor=page[-1].name if more else None
+        items=[NamespaceOut.of(r, found) for r in page], next_cursor=page[-1].name if more else None
     )
 
 
 @router.get("/{name}", response_model=NamespaceOut, responses=problems(404), summary="Describe a namespace")
-async def get_namespace(name: NamespaceName, domain: Namespaces = Depends(namespaces)) -> NamespaceOut:
-    return NamespaceOut.of(await domain.get(name))
+async def get_namespace(
+    name: NamespaceName, domain: Namespaces = Depends(namespaces), found: Engine = Depends(engine)
+) -> NamespaceOut:
+    return NamespaceOut.of(await domain.get(name), found)
+
+
+@router.patch(
+    "/{name}",
+    response_model=NamespaceOut,
+    responses=problems(404, 422),
+    summary="Change a namespace's description or retention",
+)
+async def update_namespace(
+    name: NamespaceName,
+    body: NamespacePatch,
+    domain: Namespaces = Depends(namespaces),
+    found: Engine = Depends(engine),
+) -> NamespaceOut:
+    given = body.model_fields_set
+    row = await domain.update(
+        name,
+        description=body.description if "description" in given else KEEP,
+        retention_days=body.retention_days if "retention_days" in given else KEEP,
+    )
+    return NamespaceOut.of(row, found)
 
 
 @router.delete("/{name}", status_code=204, responses=problems(404, 409), summary="Delete a namespace")

@@ -1,5 +1,5 @@
 """`/api/v1/workflows`: start, list, inspect, signal, cancel, terminate, continue as new, retry,
-and await workflows."""
+and await workflows, and read back the archive of a purged run."""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ from pydantic import BaseModel, Field, StringConstraints
 from assay_common.problems import problems
 from assay_workflow.api.access import WorkflowAccess, access
 from assay_workflow.api.deps import engine
+from assay_workflow.domain.archive import ArchiveDocument
 from assay_workflow.domain.engine import Engine
+from assay_workflow.domain.errors import QueryStateNotFound
 from assay_workflow.domain.operator import KEEP_INPUT, Operator
+from assay_workflow.domain.retention import Retention
 from assay_workflow.domain.workflows import (
     IdReusePolicy,
     RunFilter,
@@ -22,6 +25,7 @@ from assay_workflow.domain.workflows import (
     Workflows,
     parse_attribute_filter,
 )
+from assay_workflow.store.retention import PurgeMark
 from assay_workflow.store.rows import HistoryEvent, RunRow
 
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
@@ -65,10 +69,23 @@ class WorkflowOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+    purged_at: datetime | None = Field(
+        default=None,
+        description="When its history, activities, timers and query state were purged after the "
+        "namespace's retention; null while the service holds them",
+    )
+    archive_uri: str | None = Field(
+        default=None,
+        description="Where they were archived before the purge (read them with `GET …/archive`); "
+        "null when not archived",
+    )
 
     @classmethod
-    def of(cls, run: RunRow) -> WorkflowOut:
-        return cls.model_validate(run, from_attributes=True)
+    def of(cls, run: RunRow, marks: dict[uuid.UUID, PurgeMark]) -> WorkflowOut:
+        described = cls.model_validate(run, from_attributes=True)
+        if mark := marks.get(run.run_id):
+            described.purged_at, described.archive_uri = mark.purged_at, mark.archive_uri
+        return described
 
 
 class WorkflowPage(BaseModel):
@@ -90,6 +107,13 @@ class HistoryEventOut(BaseModel):
 class HistoryPage(BaseModel):
     run_id: uuid.UUID
     events: list[HistoryEventOut]
+
+
+class ArchiveOut(ArchiveDocument):
+    """The archive object of a purged run, read back from the bucket."""
+
+    archive_uri: str
+    purged_at: datetime
 
 
 class SignalIn(BaseModel):
@@ -141,6 +165,10 @@ async def operator(found: Engine = Depends(engine)) -> Operator:
     return Operator(found)
 
 
+async def retention(found: Engine = Depends(engine)) -> Retention:
+    return Retention(found)
+
+
 @router.post(
     "", status_code=201, response_model=Started, responses=problems(404, 409, 422), summary="Start a workflow"
 )
@@ -165,6 +193,7 @@ async def list_workflows(
     cursor: Annotated[uuid.UUID | None, Query(description="The `next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     domain: Workflows = Depends(workflows),
+    purges: Retention = Depends(retention),
 ) -> WorkflowPage:
     where = RunFilter(
         namespace,
@@ -176,8 +205,9 @@ async def list_workflows(
     )
     rows = await domain.find(where, before_run_id=cursor, limit=limit + 1)
     page = rows[:limit]
+    marks = await purges.marks(page)
     return WorkflowPage(
-        items=[WorkflowOut.of(r) for r in page],
+        items=[WorkflowOut.of(r, marks) for r in page],
         next_cursor=str(page[-1].run_id) if len(rows) > limit else None,
     )
 
@@ -190,12 +220,17 @@ async def get_workflow(
     namespace: NamespaceQuery = "main",
     run_id: RunIdQuery = None,
     domain: Workflows = Depends(workflows),
+    purges: Retention = Depends(retention),
 ) -> WorkflowOut:
-    return WorkflowOut.of(await domain.get(namespace, workflow_id, run_id))
+    run = await domain.get(namespace, workflow_id, run_id)
+    return WorkflowOut.of(run, await purges.marks([run]))
 
 
 @router.get(
-    "/{workflow_id}/events", response_model=HistoryPage, responses=problems(404), summary="A run's history"
+    "/{workflow_id}/events",
+    response_model=HistoryPage,
+    responses=problems(404, 410),
+    summary="A run's history; 410 once it was purged after the namespace's retention",
 )
 async def workflow_history(
     workflow_id: WorkflowId,
@@ -208,10 +243,15 @@ async def workflow_history(
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
     order: Literal["asc", "desc"] = "asc",
     domain: Workflows = Depends(workflows),
+    purges: Retention = Depends(retention),
 ) -> HistoryPage:
     run, found = await domain.history(
         namespace, workflow_id, run_id, after_seq=after_seq, before_seq=before_seq, limit=limit, order=order
     )
+    if not found:
+        # Every run's history starts with WorkflowStarted: only a page past its end, or a purged
+        # run, has none.
+        await purges.refuse_if_purged(run, "history")
     return HistoryPage(run_id=run.run_id, events=[HistoryEventOut.of(e) for e in found])
 
 
@@ -326,23 +366,47 @@ async def workflow_result(
     run_id: RunIdQuery = None,
     wait_seconds: Annotated[float, Query(ge=0, le=60)] = 0,
     domain: Workflows = Depends(workflows),
+    purges: Retention = Depends(retention),
 ) -> WorkflowOut:
-    return WorkflowOut.of(await domain.result(namespace, workflow_id, run_id, wait_seconds))
+    run = await domain.result(namespace, workflow_id, run_id, wait_seconds)
+    return WorkflowOut.of(run, await purges.marks([run]))
 
 
 @router.get(
     "/{workflow_id}/state",
     response_model=QueryStateOut,
-    responses=problems(404),
-    summary="The latest query state the run's code recorded",
+    responses=problems(404, 410),
+    summary="The latest query state the run's code recorded; 410 once it was purged",
 )
 async def workflow_query_state(
     workflow_id: WorkflowId,
     namespace: NamespaceQuery = "main",
     run_id: RunIdQuery = None,
     domain: Workflows = Depends(workflows),
+    purges: Retention = Depends(retention),
 ) -> QueryStateOut:
-    state = await domain.query_state(namespace, workflow_id, run_id)
+    try:
+        state = await domain.query_state(namespace, workflow_id, run_id)
+    except QueryStateNotFound:
+        await purges.refuse_if_purged(await domain.get(namespace, workflow_id, run_id), "query state")
+        raise
     return QueryStateOut(
         run_id=state.run_id, state=state.state, event_seq=state.event_seq, updated_at=state.updated_at
     )
+
+
+@router.get(
+    "/{workflow_id}/archive",
+    response_model=ArchiveOut,
+    responses=problems(404, 410, 503),
+    summary="The archive of a purged run (its record, history, activities, timers and query state), "
+    "read back from the bucket",
+)
+async def workflow_archive(
+    workflow_id: WorkflowId,
+    namespace: NamespaceQuery = "main",
+    run_id: RunIdQuery = None,
+    purges: Retention = Depends(retention),
+) -> ArchiveOut:
+    found = await purges.archive(namespace, workflow_id, run_id)
+    return ArchiveOut(**dict(found.document), archive_uri=found.uri, purged_at=found.purged_at)

@@ -80,11 +80,13 @@ class Engine:
     _workers: dict[str, WorkerRow] = field(default_factory=dict)
     #: When this process last recorded each worker's sign of life.
     _touched: dict[str, datetime] = field(default_factory=dict)
+    #: What time it is for units of work (tests move it to cross slots and DST changes).
+    clock: Callable[[], datetime] = utcnow
 
     @asynccontextmanager
     async def work(self) -> AsyncIterator[Work]:
         async with self.db.transaction() as tx:
-            work = Work(self, tx, utcnow())
+            work = Work(self, tx, self.clock())
             yield work
             await work.flush()
         # After the commit, never before: a woken poller must find what woke it.

@@ -22,6 +22,7 @@ from assay_workflow.domain.errors import WorkflowNotRetryable
 from assay_workflow.domain.workflow_tasks import continue_as_new
 from assay_workflow.domain.workflows import open_run, start_run
 from assay_workflow.store import activities as activity_store
+from assay_workflow.store import retention as retention_store
 from assay_workflow.store import runs as run_store
 from assay_workflow.store.rows import HistoryEvent, Json, RunRow
 
@@ -143,6 +144,11 @@ async def check_retryable(work: Work, locked: RunRow, run_id: uuid.UUID | None) 
         )
     if latest.run_id != locked.run_id:
         raise WorkflowNotRetryable(f"workflow {wid!r} has a newer run ({latest.run_id}); try again")
+    if await retention_store.purge_marks(work.conn, [locked.run_id]):
+        raise WorkflowNotRetryable(
+            f"the history of workflow {wid!r}'s failed run was purged (it was past its namespace's "
+            "retention); start a new run instead"
+        )
     if locked.parent_run_id is not None:
         raise WorkflowNotRetryable(
             f"workflow {wid!r} is a child of {locked.parent_workflow_id!r}, which has been told of "

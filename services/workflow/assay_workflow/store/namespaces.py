@@ -18,16 +18,25 @@ class NamespaceRow:
     name: str
     description: str
     created_at: datetime
+    #: How many days its closed runs are kept; None: the service's default.
+    retention_days: int | None = None
 
 
-def _row(row: sa.Row[Any, Any, Any]) -> NamespaceRow:
-    return NamespaceRow(name=row.name, description=row.description, created_at=row.created_at)
+#: The columns of a `NamespaceRow`.
+_COLUMNS = (namespaces.c.name, namespaces.c.description, namespaces.c.created_at, namespaces.c.retention_days)
+
+
+def _row(row: sa.Row[Any, Any, Any, Any]) -> NamespaceRow:
+    return NamespaceRow(
+        name=row.name,
+        description=row.description,
+        created_at=row.created_at,
+        retention_days=row.retention_days,
+    )
 
 
 async def get(conn: AsyncConnection, name: str, *, for_update: bool = False) -> NamespaceRow | None:
-    query = sa.select(namespaces.c.name, namespaces.c.description, namespaces.c.created_at).where(
-        namespaces.c.name == name
-    )
+    query = sa.select(*_COLUMNS).where(namespaces.c.name == name)
     if for_update and conn.dialect.name == "postgresql":
         query = query.with_for_update()
     row = (await conn.execute(query)).first()
@@ -35,11 +44,7 @@ async def get(conn: AsyncConnection, name: str, *, for_update: bool = False) -> 
 
 
 async def list_page(conn: AsyncConnection, *, after: str | None, limit: int) -> list[NamespaceRow]:
-    query = (
-        sa.select(namespaces.c.name, namespaces.c.description, namespaces.c.created_at)
-        .order_by(namespaces.c.name)
-        .limit(limit)
-    )
+    query = sa.select(*_COLUMNS).order_by(namespaces.c.name).limit(limit)
     if after is not None:
         query = query.where(namespaces.c.name > after)
     return [_row(row) for row in (await conn.execute(query)).all()]
@@ -48,8 +53,20 @@ async def list_page(conn: AsyncConnection, *, after: str | None, limit: int) -> 
 async def insert(conn: AsyncConnection, row: NamespaceRow) -> bool:
     """Insert `row`; False when a namespace of that name exists already."""
     statement = insert_ignoring_conflict(conn.dialect.name, namespaces)
-    values = {"name": row.name, "description": row.description, "created_at": row.created_at}
+    values = {
+        "name": row.name,
+        "description": row.description,
+        "created_at": row.created_at,
+        "retention_days": row.retention_days,
+    }
     return (await conn.execute(statement, values)).rowcount > 0
+
+
+async def update(conn: AsyncConnection, name: str, **values: Any) -> NamespaceRow | None:
+    """Change the namespace's columns named in `values`; None when there is no such namespace."""
+    statement = namespaces.update().where(namespaces.c.name == name).values(**values).returning(*_COLUMNS)
+    row = (await conn.execute(statement)).first()
+    return _row(row) if row else None
 
 
 async def delete(conn: AsyncConnection, name: str) -> bool:

@@ -4,6 +4,7 @@ import sqlalchemy as sa
 
 from assay_common.db import UtcDateTime
 from assay_common.events.outbox import outbox_table, processed_events_table
+from assay_common.leadership import leader_leases_table
 
 metadata = sa.MetaData()
 
@@ -18,6 +19,8 @@ namespaces = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     # Whether its `namespace_created` event was published (see migration 0004).
     sa.Column("announced", sa.Boolean, nullable=False, server_default=sa.true()),
+    # How long its closed runs are kept (see domain/retention.py); null: the service's default.
+    sa.Column("retention_days", sa.Integer, nullable=True),
 )
 
 runs = sa.Table(
@@ -56,6 +59,14 @@ runs = sa.Table(
     sa.Column(
         "last_seq", sa.Integer, nullable=False, server_default="0", comment="seq of the last history event"
     ),
+    # Retention (domain/retention.py): when its history, activities, timers and query state were
+    # purged, where they were archived first, the replica's claim while it archives, and the
+    # failed uploads so far (they space out the retries).
+    sa.Column("purged_at", UtcDateTime, nullable=True),
+    sa.Column("archive_uri", sa.Text, nullable=True),
+    sa.Column("retention_claim_token", sa.Uuid, nullable=True),
+    sa.Column("retention_claim_expires_at", UtcDateTime, nullable=True),
+    sa.Column("archive_failures", sa.Integer, nullable=False, server_default="0"),
     sa.Index(
         "runs_open_workflow_id",
         "namespace",
@@ -69,6 +80,13 @@ runs = sa.Table(
     sa.Index("runs_lease_expiry", "lease_expires_at"),
     sa.Index("runs_deadline", "run_deadline"),
     sa.Index("runs_parent", "parent_run_id", "parent_child_seq"),
+    sa.Index(
+        "runs_retention_due",
+        "namespace",
+        "closed_at",
+        postgresql_where=sa.text("purged_at IS NULL AND closed_at IS NOT NULL"),
+        sqlite_where=sa.text("purged_at IS NULL AND closed_at IS NOT NULL"),
+    ),
 )
 
 history = sa.Table(
@@ -153,5 +171,63 @@ query_state = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("namespace", sa.String(63), primary_key=True),
+    sa.Column("schedule_id", sa.String(200), primary_key=True),
+    # What each fire starts.
+    sa.Column("workflow_type", sa.String(255), nullable=False),
+    sa.Column("task_queue", sa.String(100), nullable=False),
+    sa.Column("input", sa.JSON, nullable=True),
+    sa.Column("search_attributes", sa.JSON, nullable=False),
+    sa.Column("run_timeout_seconds", sa.Float, nullable=True),
+    # When it fires (see domain/schedule_spec.py).
+    sa.Column("expression", sa.String(255), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("jitter_seconds", sa.Float, nullable=False),
+    sa.Column("start_at", UtcDateTime, nullable=True),
+    sa.Column("end_at", UtcDateTime, nullable=True),
+    sa.Column("overlap_policy", sa.String(20), nullable=False),
+    sa.Column("catchup_window_seconds", sa.Float, nullable=False),
+    sa.Column("paused", sa.Boolean, nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    # The next slot, and when it is due (the slot plus its jitter); null when none is left.
+    sa.Column("next_nominal_at", UtcDateTime, nullable=True),
+    sa.Column("next_due_at", UtcDateTime, nullable=True),
+    sa.Column("last_fired_at", UtcDateTime, nullable=True),
+    # Workflow ids it started that may still be open (pruned as they close).
+    sa.Column("running", sa.JSON, nullable=False),
+    sa.Column("buffered", sa.Integer, nullable=False, comment="fires waiting for a running one to close"),
+    sa.Column("missed", sa.Integer, nullable=False, comment="slots past the catch-up window, never fired"),
+    sa.Index("schedules_due", "paused", "next_due_at"),
+    sa.Index("schedules_buffered", "buffered"),
+)
+
+#: One row per fire of a schedule (a slot of its spec, a trigger or a backfilled slot): what
+#: became of it. A slot's row is unique, so no slot is acted on twice.
+schedule_fires = sa.Table(
+    "schedule_fires",
+    metadata,
+    sa.Column("fire_id", sa.Uuid, primary_key=True),
+    sa.Column("namespace", sa.String(63), nullable=False),
+    sa.Column("schedule_id", sa.String(200), nullable=False),
+    sa.Column("trigger", sa.String(20), nullable=False),
+    sa.Column("nominal_at", UtcDateTime, nullable=False),
+    sa.Column("fired_at", UtcDateTime, nullable=False),
+    sa.Column("outcome", sa.String(20), nullable=False),
+    sa.Column("workflow_id", sa.String(255), nullable=True),
+    sa.Column("run_id", sa.Uuid, nullable=True),
+    sa.Column(
+        "fencing_token", sa.BigInteger, nullable=True, comment="the scheduler lease it was written under"
+    ),
+    sa.UniqueConstraint("namespace", "schedule_id", "trigger", "nominal_at", name="schedule_fires_slot"),
+    sa.Index("schedule_fires_recent", "namespace", "schedule_id", "fired_at"),
+    sa.Index("schedule_fires_buffered", "namespace", "schedule_id", "outcome", "nominal_at"),
+)
+
+leader_leases = leader_leases_table(metadata)
 outbox = outbox_table(metadata)
 processed_events = processed_events_table(metadata)

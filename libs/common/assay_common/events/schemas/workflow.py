@@ -19,6 +19,14 @@ class NamespaceDeleted(EventData):
     namespace: str
 
 
+@event_type("workflow", "namespace_updated", "A namespace's description or retention was changed")
+class NamespaceUpdated(EventData):
+    namespace: str
+    description: str
+    #: Days its closed runs are kept; null: the workflow service's default.
+    retention_days: int | None
+
+
 class RunEvent(EventData):
     """What every workflow lifecycle event carries: which run it is about."""
 
@@ -79,6 +87,18 @@ class WorkflowRetried(RunEvent):
     requested_by: str
 
 
+@event_type(
+    "workflow",
+    "workflow_purged",
+    "A closed run outlived its namespace's retention: its history, activities, timers and query "
+    "state were removed, after being archived to `archive_uri` (null: not archived)",
+)
+class WorkflowPurged(RunEvent):
+    workflow_type: str
+    closed_at: datetime
+    archive_uri: str | None
+
+
 @event_type("workflow", "signal_received", "A workflow run received a signal")
 class SignalReceived(RunEvent):
     signal: str
@@ -129,3 +149,58 @@ class TimerFired(RunEvent):
     timer_seq: int
     fire_at: datetime
     fired_at: datetime
+
+
+class ScheduleEvent(EventData):
+    """What every schedule event carries: which schedule it is about."""
+
+    namespace: str
+    schedule_id: str
+
+
+@event_type("workflow", "schedule_created", "A schedule was created")
+class ScheduleCreated(ScheduleEvent):
+    workflow_type: str
+    expression: str
+    timezone: str
+    overlap_policy: str
+    next_nominal_at: datetime | None
+
+
+@event_type("workflow", "schedule_updated", "A schedule was changed; its next slot was computed again")
+class ScheduleUpdated(ScheduleEvent):
+    changed: list[str]
+    next_nominal_at: datetime | None
+
+
+@event_type("workflow", "schedule_paused", "A schedule was paused (its slots do not fire until resumed)")
+class SchedulePaused(ScheduleEvent):
+    note: str
+
+
+@event_type("workflow", "schedule_resumed", "A schedule was resumed; it fires from its next slot after now")
+class ScheduleResumed(ScheduleEvent):
+    note: str
+    next_nominal_at: datetime | None
+
+
+@event_type("workflow", "schedule_deleted", "A schedule was deleted (the runs it started go on)")
+class ScheduleDeleted(ScheduleEvent):
+    pass
+
+
+@event_type(
+    "workflow",
+    "schedule_fired",
+    "A schedule fired: a slot of its spec, a trigger or a backfilled slot, and what became of it "
+    "(`started`, `skipped` or `buffered` by the overlap policy, or `missed`: past the catch-up window)",
+)
+class ScheduleFired(ScheduleEvent):
+    trigger: str
+    nominal_at: datetime
+    fired_at: datetime
+    outcome: str
+    workflow_id: str | None
+    run_id: str | None
+    #: How many slots this record stands for (more than one only for `missed`).
+    slots: int = 1
