@@ -371,6 +371,41 @@ async def test_a_purged_failed_run_cannot_be_retried_and_says_why(
             await Operator(engine).retry("main", "failed-long-ago", None, "ada", "again")
 
 
+async def test_a_stopping_keeper_hands_its_claims_back_at_once(
+    database_url: str, unique: str, nats_server: NatsServer, s3: S3Server
+) -> None:
+    # An "S3 server" that takes connections and never answers: the upload hangs.
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    silent = await asyncio.start_server(hold, "127.0.0.1", 0)
+    endpoint = f"http://127.0.0.1:{silent.sockets[0].getsockname()[1]}"
+    settings = WorkflowSettings(
+        archive_s3_bucket=BUCKET, archive_s3_endpoint_url=endpoint, retention_batch_size=2
+    )
+    try:
+        async with engine_on(database_url, unique, nats_server.url, settings) as engine:
+            runs = [await closed_run(engine, f"old-{n}", 31) for n in range(2)]
+            sweeping = asyncio.create_task(RetentionKeeper(engine).sweep())
+
+            async def uploading() -> bool:
+                return bool(held)
+
+            await eventually(uploading, what="an upload waiting for its answer")
+            sweeping.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await sweeping
+            assert [claimed for claimed, _, _ in (await claims(engine, *runs)).values()] == [False, False]
+            assert await marks(engine, *runs) == {}
+    finally:
+        for writer in held:
+            writer.close()
+        silent.close()
+        await silent.wait_closed()
+
+
 async def test_the_keeper_loop_sweeps_and_stops_when_cancelled(engine: Engine, s3: S3Server) -> None:
     await s3.create_bucket()
     run = await closed_run(engine, "swept", 40)

@@ -305,6 +305,17 @@ async def test_a_daily_slot_in_the_spring_forward_gap_fires_once_when_the_gap_en
     assert [fire.nominal_at for fire in fires] == [datetime(2027, 3, 28, 1, 0, tzinfo=UTC)]
 
 
+async def test_a_daily_slot_in_the_repeated_hour_of_fall_back_fires_once(fx: Fixture) -> None:
+    # America/New_York went from 02:00 EDT back to 01:00 EST on 2027-11-07 (06:00 UTC): 01:30
+    # happened at 05:30 UTC and again at 06:30 UTC.
+    fx.clock.now = datetime(2027, 11, 6, 12, 0, tzinfo=UTC)
+    await fx.schedules.create(new("new-york", "30 1 * * *", timezone="America/New_York"))
+    for quarter in range(0, 30 * 4):
+        await fx.at(datetime(2027, 11, 6, 12, 0, tzinfo=UTC) + minutes(15 * quarter))
+    fires = await fx.fires("new-york")
+    assert [fire.nominal_at for fire in fires] == [datetime(2027, 11, 7, 5, 30, tzinfo=UTC)]
+
+
 async def test_a_scheduler_that_lost_its_lease_writes_nothing(fx: Fixture) -> None:
     await fx.schedules.create(new("fenced"))
     usurper = Leadership(fx.engine.db, tables.leader_leases, LEASE_NAME, "another", ttl_seconds=3600)

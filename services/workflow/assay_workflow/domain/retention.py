@@ -214,12 +214,19 @@ class RetentionKeeper:
                     purged += await self._retire(item.run, token)
                 except ArchiveError as exc:
                     await self._upload_failed(item, token, exc)
-                    async with self.engine.db.transaction() as tx:
-                        rest = [c.run.run_id for c in claimed[index + 1 :]]
-                        await store.release(tx.conn, rest, token=token, retry_at=None)
+                    await self._hand_back(claimed[index + 1 :], token)
                     return purged, False
+                except asyncio.CancelledError:
+                    # The replica is stopping: the others take these runs now, not at the claims'
+                    # expiry (a run this one purged already is no longer claimed).
+                    await self._hand_back(claimed[index:], token)
+                    raise
             if len(claimed) < batch:
                 return purged, True
+
+    async def _hand_back(self, claimed: Sequence[ClaimedRun], token: uuid.UUID) -> None:
+        async with self.engine.db.transaction() as tx:
+            await store.release(tx.conn, [c.run.run_id for c in claimed], token=token, retry_at=None)
 
     async def _retire(self, run: RunRow, token: uuid.UUID) -> int:
         """Archive the run (when archival is on), then purge it if this claim still holds; 1 when
