@@ -12,6 +12,7 @@ import asyncio
 import builtins
 import threading
 from collections.abc import Coroutine, Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
@@ -20,6 +21,7 @@ from assay.client import (
     DEFAULT_API_URL,
     PLATFORM_STORE,
     SAME_INPUT,
+    UNCHANGED,
     AssayClient,
     ConsistencyMode,
     EventStream,
@@ -27,6 +29,7 @@ from assay.client import (
     Namespace,
     NamespacePage,
     Namespaces,
+    OverlapPolicy,
     PermissionCheck,
     Permissions,
     PermissionSchema,
@@ -42,6 +45,11 @@ from assay.client import (
     RelationshipUpdate,
     ResourceLookup,
     RetriedWorkflow,
+    Schedule,
+    ScheduleDescription,
+    ScheduleFire,
+    SchedulePage,
+    Schedules,
     StartedWorkflow,
     SubjectLookup,
     WorkerPage,
@@ -109,6 +117,7 @@ class SyncAssayClient:
         self.namespaces = SyncNamespaces(self._client.namespaces, self._loop)
         self.workers = SyncWorkers(self._client.workers, self._loop)
         self.queues = SyncQueues(self._client.queues, self._loop)
+        self.schedules = SyncSchedules(self._client.schedules, self._loop)
         self.permissions = SyncPermissions(self._client.permissions, self._loop)
 
     def __enter__(self) -> SyncAssayClient:
@@ -422,6 +431,142 @@ class SyncQueues:
     def list(self, *, namespace: str = "main") -> builtins.list[QueueStats]:
         """See `Queues.list`."""
         return self._run(self._async.list(namespace=namespace))
+
+
+class SyncSchedules:
+    """`client.schedules` of a `SyncAssayClient`: each method is `Schedules`' own, blocking."""
+
+    def __init__(self, schedules: Schedules, loop: _Loop) -> None:
+        self._async = schedules
+        self._run = loop.run
+
+    def create(
+        self,
+        schedule_id: str,
+        workflow_type: str,
+        expression: str,
+        input: Any = None,
+        *,
+        namespace: str = "main",
+        timezone: str = "UTC",
+        task_queue: str = "main",
+        overlap_policy: OverlapPolicy = "skip",
+        jitter: float = 0,
+        start_at: datetime | None = None,
+        end_at: datetime | None = None,
+        catchup_window: float | None = None,
+        paused: bool = False,
+        note: str = "",
+        search_attributes: Mapping[str, Any] | None = None,
+        run_timeout: float | None = None,
+    ) -> Schedule:
+        """See `Schedules.create`."""
+        return self._run(
+            self._async.create(
+                schedule_id,
+                workflow_type,
+                expression,
+                input,
+                namespace=namespace,
+                timezone=timezone,
+                task_queue=task_queue,
+                overlap_policy=overlap_policy,
+                jitter=jitter,
+                start_at=start_at,
+                end_at=end_at,
+                catchup_window=catchup_window,
+                paused=paused,
+                note=note,
+                search_attributes=search_attributes,
+                run_timeout=run_timeout,
+            )
+        )
+
+    def list(self, *, namespace: str = "main", limit: int = 100, cursor: str | None = None) -> SchedulePage:
+        """See `Schedules.list`."""
+        return self._run(self._async.list(namespace=namespace, limit=limit, cursor=cursor))
+
+    def describe(
+        self, schedule_id: str, *, namespace: str = "main", recent: int = 10, upcoming: int = 5
+    ) -> ScheduleDescription:
+        """See `Schedules.describe`."""
+        return self._run(
+            self._async.describe(schedule_id, namespace=namespace, recent=recent, upcoming=upcoming)
+        )
+
+    def update(
+        self,
+        schedule_id: str,
+        *,
+        namespace: str = "main",
+        workflow_type: str = UNCHANGED,
+        expression: str = UNCHANGED,
+        input: Any = UNCHANGED,
+        timezone: str = UNCHANGED,
+        task_queue: str = UNCHANGED,
+        overlap_policy: OverlapPolicy = UNCHANGED,
+        jitter: float = UNCHANGED,
+        start_at: datetime | None = UNCHANGED,
+        end_at: datetime | None = UNCHANGED,
+        catchup_window: float = UNCHANGED,
+        note: str = UNCHANGED,
+        search_attributes: Mapping[str, Any] = UNCHANGED,
+        run_timeout: float | None = UNCHANGED,
+    ) -> Schedule:
+        """See `Schedules.update`."""
+        return self._run(
+            self._async.update(
+                schedule_id,
+                namespace=namespace,
+                workflow_type=workflow_type,
+                expression=expression,
+                input=input,
+                timezone=timezone,
+                task_queue=task_queue,
+                overlap_policy=overlap_policy,
+                jitter=jitter,
+                start_at=start_at,
+                end_at=end_at,
+                catchup_window=catchup_window,
+                note=note,
+                search_attributes=search_attributes,
+                run_timeout=run_timeout,
+            )
+        )
+
+    def delete(self, schedule_id: str, *, namespace: str = "main") -> None:
+        """See `Schedules.delete`."""
+        self._run(self._async.delete(schedule_id, namespace=namespace))
+
+    def pause(self, schedule_id: str, note: str = "", *, namespace: str = "main") -> Schedule:
+        """See `Schedules.pause`."""
+        return self._run(self._async.pause(schedule_id, note, namespace=namespace))
+
+    def resume(self, schedule_id: str, note: str = "", *, namespace: str = "main") -> Schedule:
+        """See `Schedules.resume`."""
+        return self._run(self._async.resume(schedule_id, note, namespace=namespace))
+
+    def trigger(
+        self, schedule_id: str, *, namespace: str = "main", overlap_policy: OverlapPolicy | None = None
+    ) -> ScheduleFire:
+        """See `Schedules.trigger`."""
+        return self._run(self._async.trigger(schedule_id, namespace=namespace, overlap_policy=overlap_policy))
+
+    def backfill(
+        self,
+        schedule_id: str,
+        start_at: datetime,
+        end_at: datetime,
+        *,
+        namespace: str = "main",
+        overlap_policy: OverlapPolicy | None = None,
+    ) -> builtins.list[ScheduleFire]:
+        """See `Schedules.backfill`."""
+        return self._run(
+            self._async.backfill(
+                schedule_id, start_at, end_at, namespace=namespace, overlap_policy=overlap_policy
+            )
+        )
 
 
 class SyncPermissions:

@@ -31,6 +31,7 @@ from urllib.parse import quote
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import to_jsonable_python
 
 from assay._event import Event, parse_event
 from assay._sse import Frame, Reader
@@ -309,6 +310,72 @@ class QueueStats(BaseModel):
     workers: int
 
 
+#: What a schedule does with a fire that comes while a run it started is open (docs/workflows.md#schedules).
+OverlapPolicy = Literal["skip", "buffer_one", "buffer_all", "cancel_other", "terminate_other", "allow_all"]
+#: `Schedules.update` leaves each field it is not given as it is.
+UNCHANGED: Any = object()
+
+
+class Schedule(BaseModel):
+    """A schedule: when it fires (`expression` read in `timezone`), the run it starts, and how far
+    it has got."""
+
+    model_config = ConfigDict(extra="allow")
+
+    namespace: str
+    schedule_id: str
+    workflow_type: str
+    task_queue: str
+    input: Any = None
+    search_attributes: dict[str, Any] = Field(default_factory=dict)
+    run_timeout_seconds: float | None = None
+    expression: str = Field(description="A cron expression, a macro (`@daily`…) or `@every <duration>`")
+    timezone: str = Field(description="The IANA time zone the expression is read in")
+    jitter_seconds: float = Field(description="Each fire waits a part of this, the same on every replica")
+    start_at: datetime | None = Field(default=None, description="No fire before this")
+    end_at: datetime | None = Field(default=None, description="No fire after this")
+    overlap_policy: str = Field(
+        description="`skip`, `buffer_one`, `buffer_all`, `cancel_other`, `terminate_other` or `allow_all`"
+    )
+    catchup_window_seconds: float = Field(description="How late a slot may still fire")
+    paused: bool
+    note: str = ""
+    created_at: datetime
+    updated_at: datetime
+    next_run_at: datetime | None = Field(default=None, description="The next slot; None: none left or paused")
+    last_fired_at: datetime | None = Field(default=None, description="When it last started a run")
+    running: list[str] = Field(default_factory=list, description="Workflow ids it started that were open")
+    buffered: int = Field(default=0, description="Fires waiting for a run to close")
+    missed: int = Field(default=0, description="Slots that came past the catch-up window, not fired")
+
+
+class ScheduleFire(BaseModel):
+    """What one fire of a schedule did."""
+
+    model_config = ConfigDict(extra="allow")
+
+    trigger: str = Field(description="`scheduled` (a slot of its expression), `trigger` or `backfill`")
+    nominal_at: datetime = Field(description="The slot; for a trigger, when it was asked for")
+    fired_at: datetime
+    outcome: str = Field(description="`started`, `skipped`, `buffered` (waits for a run to close), `missed`")
+    workflow_id: str | None = None
+    run_id: str | None = None
+
+
+class ScheduleDescription(Schedule):
+    """A schedule with its newest fires and its next slots."""
+
+    recent_fires: list[ScheduleFire] = Field(description="The newest first")
+    upcoming: list[datetime] = Field(description="The next slots; none while paused")
+
+
+class SchedulePage(BaseModel):
+    """A page of a namespace's schedules, by id."""
+
+    items: list[Schedule]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page")
+
+
 #: The permission store of the platform's own authorization.
 PLATFORM_STORE = "platform"
 
@@ -485,6 +552,7 @@ class AssayClient:
         self.namespaces = Namespaces(self)
         self.workers = Workers(self)
         self.queues = Queues(self)
+        self.schedules = Schedules(self)
         self.permissions = Permissions(self)
         #: The zookie of this client's last write to the platform permission store. Sent with every
         #: request (`Assay-Consistency-Token`), so the platform's permission checks see this
@@ -944,6 +1012,192 @@ class Queues:
         """Each task queue of the namespace with its backlog and its workers."""
         answer = await self._client.call("GET", "/api/v1/queues", params={"namespace": namespace})
         return [QueueStats.model_validate(item) for item in answer["items"]]
+
+
+class Schedules:
+    """Schedules that start a workflow at the slots of a cron expression, a macro or an interval:
+    `client.schedules`. Every method takes the `namespace` (default `main`). Besides the errors
+    each method names, any of them raises `ApiError` 404 `schedule_not_found` when there is no
+    such schedule, and 422 when a value is not allowed (`detail` says which and why)."""
+
+    def __init__(self, client: AssayClient) -> None:
+        """Made by `AssayClient`; use `client.schedules`."""
+        self._client = client
+
+    async def create(
+        self,
+        schedule_id: str,
+        workflow_type: str,
+        expression: str,
+        input: Any = None,
+        *,
+        namespace: str = "main",
+        timezone: str = "UTC",
+        task_queue: str = "main",
+        overlap_policy: OverlapPolicy = "skip",
+        jitter: float = 0,
+        start_at: datetime | None = None,
+        end_at: datetime | None = None,
+        catchup_window: float | None = None,
+        paused: bool = False,
+        note: str = "",
+        search_attributes: Mapping[str, Any] | None = None,
+        run_timeout: float | None = None,
+    ) -> Schedule:
+        """Create schedule `schedule_id` (letters, digits, `_`, `.`, `-`): at each slot of
+        `expression` (`0 2 * * *`, `@daily`, `@every 10m`…; docs/workflows.md#schedules), read in
+        the IANA `timezone`, it starts a run of `workflow_type` with `input` on `task_queue`.
+        `jitter` delays each fire by up to that many seconds; `start_at` and `end_at` (aware)
+        bound the slots; a slot that comes more than `catchup_window` seconds late (the service
+        was down) is recorded as missed (None: the service's default, an hour). Raises `ApiError`
+        409 `schedule_exists`, 404 when the namespace does not exist, 422 `invalid_schedule` when
+        the expression, time zone or window cannot be used."""
+        body: dict[str, Any] = {
+            "schedule_id": schedule_id,
+            "namespace": namespace,
+            "workflow_type": workflow_type,
+            "task_queue": task_queue,
+            "input": input,
+            "search_attributes": dict(search_attributes or {}),
+            "run_timeout_seconds": run_timeout,
+            "expression": expression,
+            "timezone": timezone,
+            "jitter_seconds": jitter,
+            "start_at": start_at,
+            "end_at": end_at,
+            "overlap_policy": overlap_policy,
+            "paused": paused,
+            "note": note,
+        }
+        if catchup_window is not None:
+            body["catchup_window_seconds"] = catchup_window
+        answer = await self._client.call("POST", "/api/v1/schedules", body=to_jsonable_python(body))
+        return Schedule.model_validate(answer)
+
+    async def list(
+        self, *, namespace: str = "main", limit: int = 100, cursor: str | None = None
+    ) -> SchedulePage:
+        """A page of the namespace's schedules, by id; pass the page's `next_cursor` as `cursor`
+        for the next."""
+        params: dict[str, str | int | float] = {"namespace": namespace, "limit": limit}
+        if cursor is not None:
+            params["cursor"] = cursor
+        return SchedulePage.model_validate(await self._client.call("GET", "/api/v1/schedules", params=params))
+
+    async def describe(
+        self, schedule_id: str, *, namespace: str = "main", recent: int = 10, upcoming: int = 5
+    ) -> ScheduleDescription:
+        """The schedule with its `recent` newest fires and its next `upcoming` slots (each at most
+        100)."""
+        params: dict[str, str | int | float] = {
+            "namespace": namespace,
+            "recent": recent,
+            "upcoming": upcoming,
+        }
+        answer = await self._client.call("GET", _schedule(schedule_id), params=params)
+        return ScheduleDescription.model_validate(answer)
+
+    async def update(
+        self,
+        schedule_id: str,
+        *,
+        namespace: str = "main",
+        workflow_type: str = UNCHANGED,
+        expression: str = UNCHANGED,
+        input: Any = UNCHANGED,
+        timezone: str = UNCHANGED,
+        task_queue: str = UNCHANGED,
+        overlap_policy: OverlapPolicy = UNCHANGED,
+        jitter: float = UNCHANGED,
+        start_at: datetime | None = UNCHANGED,
+        end_at: datetime | None = UNCHANGED,
+        catchup_window: float = UNCHANGED,
+        note: str = UNCHANGED,
+        search_attributes: Mapping[str, Any] = UNCHANGED,
+        run_timeout: float | None = UNCHANGED,
+    ) -> Schedule:
+        """Change the fields given, as `create` names them; the others stay. `input`, `start_at`,
+        `end_at` and `run_timeout` may be set to None. A change of the timing (expression, time
+        zone, jitter, window) computes the next slot again from now."""
+        fields = {
+            "workflow_type": workflow_type,
+            "task_queue": task_queue,
+            "input": input,
+            "search_attributes": search_attributes,
+            "run_timeout_seconds": run_timeout,
+            "expression": expression,
+            "timezone": timezone,
+            "jitter_seconds": jitter,
+            "start_at": start_at,
+            "end_at": end_at,
+            "overlap_policy": overlap_policy,
+            "catchup_window_seconds": catchup_window,
+            "note": note,
+        }
+        body = {name: value for name, value in fields.items() if value is not UNCHANGED}
+        answer = await self._client.call(
+            "PATCH", _schedule(schedule_id), params={"namespace": namespace}, body=to_jsonable_python(body)
+        )
+        return Schedule.model_validate(answer)
+
+    async def delete(self, schedule_id: str, *, namespace: str = "main") -> None:
+        """Delete the schedule; the runs it started go on."""
+        await self._client.call("DELETE", _schedule(schedule_id), params={"namespace": namespace})
+
+    async def pause(self, schedule_id: str, note: str = "", *, namespace: str = "main") -> Schedule:
+        """Stop firing at its slots (a trigger or a backfill still fires); `note` says why."""
+        answer = await self._client.call(
+            "POST", _schedule(schedule_id, "pause"), params={"namespace": namespace}, body={"note": note}
+        )
+        return Schedule.model_validate(answer)
+
+    async def resume(self, schedule_id: str, note: str = "", *, namespace: str = "main") -> Schedule:
+        """Fire again from its first slot after now: the slots of the pause are not caught up."""
+        answer = await self._client.call(
+            "POST", _schedule(schedule_id, "resume"), params={"namespace": namespace}, body={"note": note}
+        )
+        return Schedule.model_validate(answer)
+
+    async def trigger(
+        self, schedule_id: str, *, namespace: str = "main", overlap_policy: OverlapPolicy | None = None
+    ) -> ScheduleFire:
+        """Fire now, paused or not, under `overlap_policy` (None: the schedule's own). The run it
+        starts, if any, is the fire's `workflow_id`."""
+        answer = await self._client.call(
+            "POST",
+            _schedule(schedule_id, "trigger"),
+            params={"namespace": namespace},
+            body={"overlap_policy": overlap_policy},
+        )
+        return ScheduleFire.model_validate(answer)
+
+    async def backfill(
+        self,
+        schedule_id: str,
+        start_at: datetime,
+        end_at: datetime,
+        *,
+        namespace: str = "main",
+        overlap_policy: OverlapPolicy | None = None,
+    ) -> builtins.list[ScheduleFire]:
+        """Fire now, in order, the slots of its expression from `start_at` to `end_at` (both
+        included, aware; at most 1,000 slots), under `overlap_policy` (None: the schedule's own).
+        A slot fired before is not fired again. Raises `ApiError` 422 `invalid_schedule` when the
+        range runs backwards or holds too many slots."""
+        body = {"start_at": start_at, "end_at": end_at, "overlap_policy": overlap_policy}
+        answer = await self._client.call(
+            "POST",
+            _schedule(schedule_id, "backfill"),
+            params={"namespace": namespace},
+            body=to_jsonable_python(body),
+        )
+        return [ScheduleFire.model_validate(fire) for fire in answer["fires"]]
+
+
+def _schedule(schedule_id: str, action: str = "") -> str:
+    """`/api/v1/schedules/{schedule_id}[/{action}]`, the id escaped."""
+    path = f"/api/v1/schedules/{quote(schedule_id, safe='')}"
+    return f"{path}/{action}" if action else path
 
 
 class Permissions:

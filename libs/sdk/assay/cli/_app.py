@@ -16,6 +16,7 @@ from assay.cli._events import events
 from assay.cli._login import login, logout
 from assay.cli._namespace import namespace
 from assay.cli._perm import perm
+from assay.cli._schedule import schedule
 from assay.cli._settings import (
     EXIT_USAGE,
     ApiKeyFileOption,
@@ -77,6 +78,7 @@ app.command("login")(login)
 app.command("logout")(logout)
 app.add_typer(events)
 app.add_typer(workflow)
+app.add_typer(schedule)
 app.add_typer(namespace)
 app.add_typer(worker)
 app.add_typer(queue)
