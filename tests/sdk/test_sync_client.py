@@ -21,6 +21,7 @@ from assay.client import (
     Namespaces,
     Permissions,
     Queues,
+    Schedules,
     StartedWorkflow,
     SyncAssayClient,
     SyncEventStream,
@@ -128,6 +129,7 @@ def test_every_method_of_the_async_client_has_a_blocking_twin() -> None:
             (Workers, type(client.workers)),
             (Queues, type(client.queues)),
             (Permissions, type(client.permissions)),
+            (Schedules, type(client.schedules)),
         ]
     for async_class, sync_class in pairs:
         assert public_methods(sync_class) == public_methods(async_class)

@@ -139,3 +139,21 @@ async def test_patch_resume_trigger_and_backfill(stack: Stack, unique: str) -> N
     assert resumed.json()["next_run_at"] is not None
     page = (await stack.client.get(PATH, params={"namespace": ns, "limit": 1})).json()
     assert [item["schedule_id"] for item in page["items"]] == ["nightly"] and page["next_cursor"] is None
+
+
+async def test_times_come_back_in_utc_and_a_pause_without_a_note_keeps_the_note(
+    stack: Stack, unique: str
+) -> None:
+    ns = await create_namespace(stack.client, unique)
+    made = await stack.client.post(
+        PATH, json=body(ns, "noted", "@hourly", note="owned by finance", end_at="2030-02-01T00:00:00+01:00")
+    )
+    assert made.status_code == 201, made.text
+    described = (await stack.client.get(f"{PATH}/noted", params={"namespace": ns})).json()
+    assert made.json()["end_at"] == described["end_at"]
+    assert datetime.fromisoformat(described["end_at"]) == datetime(2030, 1, 31, 23, tzinfo=UTC)
+    assert datetime.fromisoformat(described["end_at"]).utcoffset() == timedelta(0)
+    paused = await stack.client.post(f"{PATH}/noted/pause", params={"namespace": ns})
+    assert (paused.json()["paused"], paused.json()["note"]) == (True, "owned by finance")
+    resumed = await stack.client.post(f"{PATH}/noted/resume", params={"namespace": ns}, json={"note": "back"})
+    assert resumed.json()["note"] == "back"

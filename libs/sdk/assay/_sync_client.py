@@ -538,11 +538,11 @@ class SyncSchedules:
         """See `Schedules.delete`."""
         self._run(self._async.delete(schedule_id, namespace=namespace))
 
-    def pause(self, schedule_id: str, note: str = "", *, namespace: str = "main") -> Schedule:
+    def pause(self, schedule_id: str, note: str | None = None, *, namespace: str = "main") -> Schedule:
         """See `Schedules.pause`."""
         return self._run(self._async.pause(schedule_id, note, namespace=namespace))
 
-    def resume(self, schedule_id: str, note: str = "", *, namespace: str = "main") -> Schedule:
+    def resume(self, schedule_id: str, note: str | None = None, *, namespace: str = "main") -> Schedule:
         """See `Schedules.resume`."""
         return self._run(self._async.resume(schedule_id, note, namespace=namespace))
 

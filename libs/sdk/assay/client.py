@@ -1144,17 +1144,19 @@ class Schedules:
         """Delete the schedule; the runs it started go on."""
         await self._client.call("DELETE", _schedule(schedule_id), params={"namespace": namespace})
 
-    async def pause(self, schedule_id: str, note: str = "", *, namespace: str = "main") -> Schedule:
-        """Stop firing at its slots (a trigger or a backfill still fires); `note` says why."""
+    async def pause(self, schedule_id: str, note: str | None = None, *, namespace: str = "main") -> Schedule:
+        """Stop firing at its slots (a trigger or a backfill still fires); `note` says why (it
+        replaces the schedule's note; None keeps it)."""
         answer = await self._client.call(
-            "POST", _schedule(schedule_id, "pause"), params={"namespace": namespace}, body={"note": note}
+            "POST", _schedule(schedule_id, "pause"), params={"namespace": namespace}, body=_note(note)
         )
         return Schedule.model_validate(answer)
 
-    async def resume(self, schedule_id: str, note: str = "", *, namespace: str = "main") -> Schedule:
-        """Fire again from its first slot after now: the slots of the pause are not caught up."""
+    async def resume(self, schedule_id: str, note: str | None = None, *, namespace: str = "main") -> Schedule:
+        """Fire again from its first slot after now: the slots of the pause are not caught up.
+        `note` replaces the schedule's note (None keeps it)."""
         answer = await self._client.call(
-            "POST", _schedule(schedule_id, "resume"), params={"namespace": namespace}, body={"note": note}
+            "POST", _schedule(schedule_id, "resume"), params={"namespace": namespace}, body=_note(note)
         )
         return Schedule.model_validate(answer)
 
@@ -1192,6 +1194,11 @@ class Schedules:
             body=to_jsonable_python(body),
         )
         return [ScheduleFire.model_validate(fire) for fire in answer["fires"]]
+
+
+def _note(note: str | None) -> dict[str, str]:
+    """The body of a pause or a resume: a note replaces the schedule's, none keeps it."""
+    return {} if note is None else {"note": note}
 
 
 def _schedule(schedule_id: str, action: str = "") -> str:

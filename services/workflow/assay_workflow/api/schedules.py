@@ -149,7 +149,7 @@ class SchedulePage(BaseModel):
 
 
 class NoteIn(BaseModel):
-    note: str = Field(default="", max_length=10_000)
+    note: str | None = Field(default=None, max_length=10_000, description="Replaces the note; unset: kept")
 
 
 class TriggerIn(BaseModel):

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
 from assay_common.db import uuid7
@@ -338,6 +338,7 @@ class Schedules:
         self.engine = engine
 
     async def create(self, new: NewSchedule) -> ScheduleRow:
+        new = replace(new, start_at=_utc(new.start_at), end_at=_utc(new.end_at))
         spec = _checked(new)
         async with self.engine.work() as work:
             if await namespace_store.get(work.conn, new.namespace) is None:
@@ -398,6 +399,9 @@ class Schedules:
         unknown = set(changes) - EDITABLE_FIELDS
         if unknown:
             raise InvalidSchedule(f"these fields cannot be changed: {', '.join(sorted(unknown))}")
+        changes = {
+            name: _utc(value) if name in ("start_at", "end_at") else value for name, value in changes.items()
+        }
         async with self.engine.work() as work:
             scope = await lock_schedule(work, namespace, schedule_id)
             changed = replace(scope.row, **changes)
@@ -429,31 +433,33 @@ class Schedules:
                 subject=f"schedules/{schedule_id}",
             )
 
-    async def pause(self, namespace: str, schedule_id: str, note: str) -> ScheduleRow:
+    async def pause(self, namespace: str, schedule_id: str, note: str | None) -> ScheduleRow:
+        """Stop firing until resumed; `note` (why) replaces the schedule's note when given."""
         async with self.engine.work() as work:
             scope = await lock_schedule(work, namespace, schedule_id)
-            await scope.save(paused=True, note=note)
+            await scope.save(paused=True, note=scope.row.note if note is None else note)
             await self._emit(
                 work,
                 scope.row,
-                events.SchedulePaused(namespace=namespace, schedule_id=schedule_id, note=note),
+                events.SchedulePaused(namespace=namespace, schedule_id=schedule_id, note=scope.row.note),
             )
             return scope.row
 
-    async def resume(self, namespace: str, schedule_id: str, note: str) -> ScheduleRow:
-        """Fire again from the first slot after now: the slots of the pause are not caught up."""
+    async def resume(self, namespace: str, schedule_id: str, note: str | None) -> ScheduleRow:
+        """Fire again from the first slot after now: the slots of the pause are not caught up.
+        `note` replaces the schedule's note when given."""
         async with self.engine.work() as work:
             scope = await lock_schedule(work, namespace, schedule_id)
             spec = spec_of(scope.row)
             slot = next_slot(spec, schedule_key(namespace, schedule_id), work.now)
-            await scope.save(paused=False, note=note, **slot)
+            await scope.save(paused=False, note=scope.row.note if note is None else note, **slot)
             await self._emit(
                 work,
                 scope.row,
                 events.ScheduleResumed(
                     namespace=namespace,
                     schedule_id=schedule_id,
-                    note=note,
+                    note=scope.row.note,
                     next_nominal_at=scope.row.next_nominal_at,
                 ),
             )
@@ -494,6 +500,10 @@ class Schedules:
         )
         # The scheduler sleeps until the earliest slot it knew of: this one may be earlier.
         work.topics.add(SCHEDULER_TOPIC)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.astimezone(UTC) if moment is not None else None
 
 
 def _policy(row: ScheduleRow) -> OverlapPolicy:
