@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from assay.local import free_port
-from tests.conftest import NatsServer
+from tests.conftest import NatsServer, create_postgres_database, drop_postgres_database
 from tests.sdk.conftest import Cli, StartUp
 from tests.support import eventually
 
@@ -94,3 +94,42 @@ async def test_up_fails_at_once_when_the_given_infrastructure_is_unreachable(
     assert result.code == 1
     assert message in result.stderr
     assert "secret" not in result.stderr
+
+
+async def test_up_runs_replicas_of_a_service_on_postgres(
+    start_up: StartUp, isolated_nats: NatsServer
+) -> None:
+    database_url = await create_postgres_database(f"up{free_port()}")
+    try:
+        env = {k: v for k, v in isolated_nats.env().items() if k != "ASSAY_NATS_URL"}
+        up = await start_up(
+            "--nats", isolated_nats.url, "--postgres", database_url, "--replicas", "workflow=2", env=env
+        )
+        health = await up.wait_healthy()
+        commands = [" ".join(p.cmdline()) for p in up.process_tree().values()]
+
+        assert health["services"]["workflow"]["status"] == "ok"
+        assert sum("-m assay_workflow" in command for command in commands) == 2
+        assert await up.signal(signal.SIGTERM) == 0
+    finally:
+        await drop_postgres_database(database_url)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        pytest.param(("--replicas", "workflow=0"), "SERVICE=N", id="zero"),
+        pytest.param(("--replicas", "gateway=2"), "SERVICE=N", id="gateway"),
+        pytest.param(("--replicas", "workflow"), "SERVICE=N", id="no-count"),
+        pytest.param(("--replicas", "workflow=2"), "--postgres", id="sqlite"),
+    ],
+)
+async def test_up_refuses_replicas_it_cannot_run(
+    cli: Cli, tmp_path: Path, arguments: tuple[str, ...], message: str
+) -> None:
+    result = await cli.run(
+        "up", "--data-dir", str(tmp_path), "--port", str(free_port()), *arguments, within=20
+    )
+
+    assert result.code == 64
+    assert message in result.stderr

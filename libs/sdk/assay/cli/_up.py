@@ -21,6 +21,7 @@ from assay.cli._settings import API_URL_ENV, OutputOption, resolve
 from assay.cli._status import show_health
 from assay.client import API_KEY_ENV, DEFAULT_API_URL
 from assay.local import BootstrapAdmin, LocalPlatform, PlatformError, PlatformOptions
+from assay.local.platform import SERVICES
 from assay_common.config import redact_url
 
 _WILDCARD_HOSTS = ("0.0.0.0", "::", "")
@@ -84,9 +85,21 @@ def up(
             help="The first administrator's address, when the platform has no user yet.",
         ),
     ] = "admin@localhost",
+    replicas: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--replicas",
+            metavar="SERVICE=N",
+            help="Run N processes of a service (e.g. workflow=3; repeat for others); the gateway "
+            "uses them in turn. Several replicas of a service need --postgres.",
+        ),
+    ] = None,
     output: OutputOption = None,
 ) -> None:
     """Run NATS and every Assay service on this machine until Ctrl-C (or SIGTERM)."""
+    counts = _replica_counts(replicas or [])
+    if postgres is None and any(count > 1 for count in counts.values()):
+        _output.fail("several replicas of a service share one database: give --postgres URL", code=64)
     url = f"http://{_reachable(host)}:{port}"
     if check:
         with _output.reported_errors():
@@ -112,11 +125,32 @@ def up(
         postgres_url=postgres,
         nats_url=nats,
         admin_email=admin_email,
+        replicas=counts,
     )
     try:
         asyncio.run(_serve(LocalPlatform(options), url))
     except PlatformError as exc:
         _output.fail(f"Assay did not start: {exc}")
+
+
+def _replica_counts(given: list[str]) -> dict[str, int]:
+    """`--replicas workflow=3` → {"workflow": 3}; a usage error (exit 64) for anything else."""
+    counts: dict[str, int] = {}
+    for item in given:
+        service, _, number = item.partition("=")
+        if (
+            service not in SERVICES
+            or service == "gateway"
+            or not number.isdigit()
+            or not 1 <= int(number) <= 16
+        ):
+            _output.fail(
+                f"--replicas {item}: give SERVICE=N, SERVICE one of "
+                f"{', '.join(s for s in SERVICES if s != 'gateway')} and N from 1 to 16",
+                code=64,
+            )
+        counts[service] = int(number)
+    return counts
 
 
 async def _serve(platform: LocalPlatform, url: str) -> None:
