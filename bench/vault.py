@@ -78,6 +78,7 @@ import requests
 from assay.local import LocalPlatform, PlatformOptions, free_port
 from assay_common.internal_auth import INTERNAL_TOKEN_HEADER, InternalTokenMinter, Principal, load_private_key
 from bench.auth import openbao
+from bench.cpu import cpu_by_process, cpu_seconds, platform_processes
 from bench.databases import fresh_database
 from bench.report import emit, percentile, progress
 
@@ -230,23 +231,6 @@ def client_process(
 
 
 # Driving the clients.
-
-
-def cpu_seconds(processes: Sequence[psutil.Process]) -> float:
-    return sum(sum(process.cpu_times()[:2]) for process in processes)
-
-
-def cpu_by_process(processes: Sequence[psutil.Process]) -> dict[str, float]:
-    """CPU seconds of each process, named by what it runs (`vault` for `python -m assay_vault`)."""
-    return {process_label(process): sum(process.cpu_times()[:2]) for process in processes}
-
-
-def process_label(process: psutil.Process) -> str:
-    arguments: list[str] = process.cmdline()
-    for argument in arguments:
-        if argument.startswith("assay_"):
-            return argument.removeprefix("assay_")
-    return "NATS" if "nats-server" in " ".join(arguments) else str(process.name())
 
 
 @dataclass
@@ -452,8 +436,7 @@ async def run(args: argparse.Namespace, client_counts: Sequence[int]) -> Results
                             "the platform made no administrator: its data directory was not fresh"
                         )
                     api_key = stack.bootstrap.api_key
-                    managed = [*stack.processes.values(), *([stack.nats] if stack.nats else [])]
-                    platform_processes = [psutil.Process(p.pid) for p in managed if p.pid is not None]
+                    servers = platform_processes(stack)
                     gateway = TargetSpec("Assay via gateway", "gateway", stack.url, token=api_key)
                     direct = TargetSpec(
                         "Assay direct to vault",
@@ -465,8 +448,8 @@ async def run(args: argparse.Namespace, client_counts: Sequence[int]) -> Results
                     bao = TargetSpec("OpenBao", "openbao", bao_url, token=bao_token)
                     progress("preparing the mounts, trying transit")
                     targets = [
-                        await asyncio.to_thread(target_of, gateway, platform_processes, True),
-                        await asyncio.to_thread(target_of, direct, platform_processes, False),
+                        await asyncio.to_thread(target_of, gateway, servers, True),
+                        await asyncio.to_thread(target_of, direct, servers, False),
                         await asyncio.to_thread(target_of, bao, [bao_process()], True),
                     ]
                     await measure(results, pool, targets, client_counts, args)

@@ -2,6 +2,8 @@
 
     ./run python -m bench.workflow [--sequential 500] [--concurrent 32] [--workflows 2000]
         [--warmup 20] [--systems assay-postgres,assay-sqlite,temporal,dbos]
+    ./run python -m bench.workflow --scale-out 1,2,3 [--concurrent 32] [--workflows 2000]
+        [--warmup 20] [--timers 500]
 
 The workflow: one activity (a step, in DBOS) that returns its input plus one; the result is
 checked. Every system gets the same warm-up (--warmup workflows, not counted), then:
@@ -29,6 +31,23 @@ and activities at once as there are starters, so neither queues work the other w
   `@DBOS.step()`, started with `DBOS.start_workflow_async` and awaited with the handle's async
   `get_result()`; its database transactions per workflow are counted as for Assay.
 
+With --scale-out (a list of replica counts), the scale-out run instead of the systems above:
+for each count, `LocalPlatform` with that many workflow-service replicas (every other service
+once, the platform's own NATS) on a fresh Postgres database, and in it:
+
+1. Throughput: --warmup workflows, then --concurrent starters looping start → result until
+   --workflows have run; workflows/s, p50/p99 start → result, and the CPU time per workflow of
+   each kind of process (psutil; the replicas summed; the Postgres server is not a child of the
+   run). The workers are as many as the largest replica count, their slots adding up to the
+   starters, the same for every count.
+2. Timer lateness: --timers workflows that each sleep one timer of 2 to 6 s (spread evenly),
+   started by --concurrent starters; once all have ended, each one's lateness (its `TimerFired`
+   history event's time minus its `TimerStarted`'s `fire_at`), p50/p99/max. The same workflows
+   then run on Temporal's dev server, their lateness read from their histories likewise.
+
+The code of that run is in bench/workflow_scale_out.py (its workflows, lateness, report) and
+here (the platforms and the load).
+
 Databases made here are dropped and processes started here are stopped at the end. Prints a
 Markdown section for bench/RESULTS.md.
 """
@@ -39,6 +58,7 @@ import argparse
 import asyncio
 import contextlib
 import itertools
+import math
 import os
 import platform
 import re
@@ -52,6 +72,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 import httpx
@@ -60,6 +81,7 @@ from dbos import DBOS
 from temporalio import activity as temporal_activity
 from temporalio import workflow as temporal_workflow
 from temporalio.client import Client as TemporalClient
+from temporalio.client import WorkflowHandle as TemporalWorkflowHandle
 from temporalio.worker import UnsandboxedWorkflowRunner
 from temporalio.worker import Worker as TemporalWorker
 
@@ -67,8 +89,20 @@ from assay import workflow
 from assay.client import AssayClient
 from assay.local import LocalPlatform, PlatformOptions, free_port
 from assay.worker import Worker
+from bench.cpu import cpu_by_process, cpu_seconds, platform_processes
 from bench.databases import postgres_database
 from bench.report import emit, p50_p99, progress
+from bench.workflow_scale_out import (
+    BENCH,
+    ReplicaRun,
+    ScaleOutRun,
+    TemporalSleepWorkflow,
+    assay_sleep_workflow,
+    assay_timer_lateness,
+    temporal_timer_lateness,
+    timer_seconds,
+)
+from bench.workflow_scale_out import report as scale_out_report
 
 SYSTEMS = ("assay-postgres", "assay-sqlite", "assay-floor", "temporal", "dbos")
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -77,6 +111,8 @@ TASK_QUEUE = "bench"
 STATS_FLUSH_SECONDS = 11.0
 
 RunOne = Callable[[int], Awaitable[None]]
+#: What a system's start of a timer workflow returns: its id, or a handle to it.
+Started = TypeVar("Started")
 
 
 def check(value: int, result: object) -> None:
@@ -247,14 +283,18 @@ async def requests_by_route(service_url: str) -> Counter[str]:
 
 
 @contextlib.asynccontextmanager
-async def assay_platform(database_url: str | None) -> AsyncIterator[tuple[LocalPlatform, AssayClient]]:
-    """`assay up`'s platform on a data directory of its own (Postgres when a URL is given), and a client."""
+async def assay_platform(
+    database_url: str | None, workflow_replicas: int = 1
+) -> AsyncIterator[tuple[LocalPlatform, AssayClient]]:
+    """`assay up`'s platform on a data directory of its own (Postgres when a URL is given), with
+    `workflow_replicas` processes of the workflow service, and a client."""
     with tempfile.TemporaryDirectory(prefix="assay-bench-") as data_dir:
         options = PlatformOptions(
             data_dir=Path(data_dir),
             port=free_port(),
             postgres_url=database_url,
             env={"ASSAY_LOG_LEVEL": "WARNING"},
+            replicas={"workflow": workflow_replicas},
         )
         async with LocalPlatform(options) as stack:
             if stack.bootstrap is None:
@@ -265,24 +305,42 @@ async def assay_platform(database_url: str | None) -> AsyncIterator[tuple[LocalP
                 yield stack, client
 
 
-async def measure_assay(system: str, settings: Settings, database_url: str | None) -> Measurement:
-    async with assay_platform(database_url) as (stack, client):
-        worker = Worker(
+@contextlib.asynccontextmanager
+async def assay_workers(client: AssayClient, count: int, slots: int) -> AsyncIterator[None]:
+    """`count` workers running the bench's workflows, each with `slots` workflow-task and activity
+    slots; shut down on the way out."""
+    workers = [
+        Worker(
             client,
             "main",
             TASK_QUEUE,
-            workflows=[assay_add_one_workflow],
+            workflows=[assay_add_one_workflow, assay_sleep_workflow],
             activities=[assay_add_one],
-            max_concurrent_workflow_tasks=settings.concurrent,
-            max_concurrent_activities=settings.concurrent,
+            max_concurrent_workflow_tasks=slots,
+            max_concurrent_activities=slots,
+            identity=f"bench-{number}",
         )
-        working = asyncio.create_task(worker.run())
+        for number in range(1, count + 1)
+    ]
+    working = [asyncio.create_task(worker.run()) for worker in workers]
+    try:
+        yield
+    finally:
+        for worker in workers:
+            await worker.shutdown()
+        await asyncio.gather(*working)
 
-        async def run_one(value: int) -> None:
-            run = await client.workflows.start(
-                "add_one_workflow", value, namespace="main", task_queue=TASK_QUEUE
-            )
-            check(value, await client.workflows.result(run.workflow_id, namespace="main"))
+
+def assay_run_one(client: AssayClient) -> RunOne:
+    async def run_one(value: int) -> None:
+        run = await client.workflows.start("add_one_workflow", value, namespace="main", task_queue=TASK_QUEUE)
+        check(value, await client.workflows.result(run.workflow_id, namespace="main"))
+
+    return run_one
+
+
+async def measure_assay(system: str, settings: Settings, database_url: str | None) -> Measurement:
+    async with assay_platform(database_url) as (stack, client), assay_workers(client, 1, settings.concurrent):
 
         async def count_costs(phase: Callable[[], Awaitable[None]]) -> dict[str, float]:
             requests: Counter[str] = Counter()
@@ -306,11 +364,7 @@ async def measure_assay(system: str, settings: Settings, database_url: str | Non
                 costs[f"HTTP {route}"] = count / settings.sequential
             return costs
 
-        try:
-            return await measure(system, run_one, settings, count_costs)
-        finally:
-            await worker.shutdown()
-            await working
+        return await measure(system, assay_run_one(client), settings, count_costs)
 
 
 async def measure_floor(settings: Settings, database_url: str) -> Measurement:
@@ -340,7 +394,9 @@ async def connect_temporal(address: str, server: asyncio.subprocess.Process) -> 
             await asyncio.sleep(0.2)
 
 
-async def measure_temporal(settings: Settings) -> Measurement:
+@contextlib.asynccontextmanager
+async def temporal_server() -> AsyncIterator[TemporalClient]:
+    """`temporal server start-dev` on free ports, and a client of it; stopped on the way out."""
     port = free_port()
     server = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).parent / "temporal"),
@@ -363,29 +419,7 @@ async def measure_temporal(settings: Settings) -> Measurement:
         stderr=subprocess.DEVNULL,
     )
     try:
-        client = await connect_temporal(f"127.0.0.1:{port}", server)
-        worker = TemporalWorker(
-            client,
-            task_queue=TASK_QUEUE,
-            workflows=[TemporalAddOneWorkflow],
-            activities=[temporal_add_one],
-            max_concurrent_workflow_tasks=settings.concurrent,
-            max_concurrent_activities=settings.concurrent,
-            # The sandbox re-executes the workflow's module for every run, and here that module is
-            # this whole script (Temporal runs `__main__` as `__temporal_main__`): it would measure
-            # the script, not Temporal. Without it Temporal does a little less work than a
-            # production worker with a small, sandboxed workflow module.
-            workflow_runner=UnsandboxedWorkflowRunner(),
-        )
-        async with worker:
-
-            async def run_one(value: int) -> None:
-                result = await client.execute_workflow(
-                    TemporalAddOneWorkflow.run, value, id=f"bench-{uuid.uuid4()}", task_queue=TASK_QUEUE
-                )
-                check(value, result)
-
-            return await measure("temporal", run_one, settings)
+        yield await connect_temporal(f"127.0.0.1:{port}", server)
     finally:
         with contextlib.suppress(ProcessLookupError):
             server.terminate()
@@ -394,6 +428,35 @@ async def measure_temporal(settings: Settings) -> Measurement:
         except TimeoutError:
             server.kill()
             await server.wait()
+
+
+def temporal_worker(client: TemporalClient, slots: int) -> TemporalWorker:
+    """A worker of the bench's workflows with `slots` workflow-task and activity slots."""
+    return TemporalWorker(
+        client,
+        task_queue=TASK_QUEUE,
+        workflows=[TemporalAddOneWorkflow, TemporalSleepWorkflow],
+        activities=[temporal_add_one],
+        max_concurrent_workflow_tasks=slots,
+        max_concurrent_activities=slots,
+        # The sandbox re-executes the workflow's module for every run, and here that module is
+        # this whole script (Temporal runs `__main__` as `__temporal_main__`): it would measure
+        # the script, not Temporal. Without it Temporal does a little less work than a
+        # production worker with a small, sandboxed workflow module.
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+
+
+async def measure_temporal(settings: Settings) -> Measurement:
+    async with temporal_server() as client, temporal_worker(client, settings.concurrent):
+
+        async def run_one(value: int) -> None:
+            result = await client.execute_workflow(
+                TemporalAddOneWorkflow.run, value, id=f"bench-{uuid.uuid4()}", task_queue=TASK_QUEUE
+            )
+            check(value, result)
+
+        return await measure("temporal", run_one, settings)
 
 
 # DBOS.
@@ -432,6 +495,116 @@ async def measure_system(system: str, settings: Settings) -> Measurement:
     return await measure_dbos(settings)
 
 
+# The scale-out run (--scale-out).
+
+
+async def measure_timers(
+    start: Callable[[float], Awaitable[Started]],
+    wait: Callable[[Started], Awaitable[object]],
+    lateness: Callable[[Started], Awaitable[float]],
+    count: int,
+    starters: int,
+) -> list[float]:
+    """Start `count` timer workflows from `starters` loops, wait until every one has ended (one
+    wait at a time, so the waits barely load the server while timers fire), then read each one's
+    lateness from its history (ms)."""
+    started: dict[int, Started] = {}
+
+    async def start_one(index: int) -> None:
+        started[index] = await start(timer_seconds(index, count))
+
+    await run_concurrent(start_one, starters, count)
+    for handle in started.values():
+        await wait(handle)
+    return [await lateness(handle) for handle in started.values()]
+
+
+def cpu_by_kind(processes: list[psutil.Process]) -> dict[str, float]:
+    """CPU seconds so far of the platform's `processes` by kind, and of this process (starters,
+    workers)."""
+    return {**cpu_by_process(processes), BENCH: cpu_seconds([psutil.Process()])}
+
+
+async def measure_replicas(replicas: int, settings: Settings, run: ScaleOutRun) -> ReplicaRun:
+    """Throughput, then timer lateness, on a fresh database and platform of `replicas` workflow
+    replicas."""
+    async with (
+        postgres_database(POSTGRES_ADMIN_URL, f"replicas{replicas}") as database_url,
+        assay_platform(database_url, replicas) as (stack, client),
+        assay_workers(client, run.workers, run.worker_slots),
+    ):
+        run_one = assay_run_one(client)
+        progress(f"{replicas} workflow replica(s): warm-up, then throughput")
+        await run_sequential(run_one, settings.warmup)
+        processes = platform_processes(stack)
+        before = cpu_by_kind(processes)
+        latencies, throughput = await run_concurrent(run_one, settings.concurrent, settings.workflows)
+        cpu = {kind: seconds - before[kind] for kind, seconds in cpu_by_kind(processes).items()}
+
+        async def start(seconds: float) -> str:
+            started = await client.workflows.start(
+                "sleep_workflow", seconds, namespace="main", task_queue=TASK_QUEUE
+            )
+            return started.workflow_id
+
+        async def wait(workflow_id: str) -> None:
+            await client.workflows.result(workflow_id, namespace="main")
+
+        async def lateness(workflow_id: str) -> float:
+            return assay_timer_lateness(await client.workflows.events(workflow_id, namespace="main"))
+
+        progress(f"{replicas} workflow replica(s): timers")
+        timer_lateness = await measure_timers(start, wait, lateness, run.timers, settings.concurrent)
+    return ReplicaRun(replicas, latencies, throughput, cpu, timer_lateness)
+
+
+async def measure_temporal_timers(settings: Settings, timers: int) -> list[float]:
+    progress("temporal: timers")
+    async with temporal_server() as client, temporal_worker(client, settings.concurrent):
+
+        async def start(seconds: float) -> TemporalWorkflowHandle[TemporalSleepWorkflow, None]:
+            return await client.start_workflow(
+                TemporalSleepWorkflow.run, seconds, id=f"bench-sleep-{uuid.uuid4()}", task_queue=TASK_QUEUE
+            )
+
+        async def wait(handle: TemporalWorkflowHandle[TemporalSleepWorkflow, None]) -> None:
+            await handle.result()
+
+        async def lateness(handle: TemporalWorkflowHandle[TemporalSleepWorkflow, None]) -> float:
+            return temporal_timer_lateness(await handle.fetch_history())
+
+        return await measure_timers(start, wait, lateness, timers, settings.concurrent)
+
+
+async def scale_out(replica_counts: list[int], settings: Settings, timers: int) -> ScaleOutRun:
+    """Every replica count, then Temporal's timers. The workers are as many as the most replicas
+    (so that each replica may hold a worker's long-poll), with as many slots in all as there are
+    starters, the same for every count."""
+    workers = max(replica_counts)
+    run = ScaleOutRun(
+        replica_counts=replica_counts,
+        starters=settings.concurrent,
+        workflows=settings.workflows,
+        warmup=settings.warmup,
+        timers=timers,
+        workers=workers,
+        worker_slots=math.ceil(settings.concurrent / workers),
+        load_before=load_average(),
+    )
+    for replicas in replica_counts:
+        run.runs.append(await measure_replicas(replicas, settings, run))
+    run.temporal_timer_lateness = await measure_temporal_timers(settings, timers)
+    run.load_after = load_average()
+    return run
+
+
+# The report of the systems' run, and the command line.
+
+
+def load_average() -> str:
+    return ", ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
 def report(args: argparse.Namespace, systems: list[str], results: list[Measurement], load: str) -> None:
     machine = (
         f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.platform()}"
@@ -462,6 +635,13 @@ def report(args: argparse.Namespace, systems: list[str], results: list[Measureme
                 emit(f"| {result.system} | {name} | {value:.1f} |")
 
 
+def replica_counts_of(text: str) -> list[int]:
+    counts = sorted({int(part) for part in text.split(",") if part.strip()})
+    if not counts or counts[0] < 1:
+        raise argparse.ArgumentTypeError("replica counts are positive integers, e.g. 1,2,3")
+    return counts
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -471,13 +651,25 @@ async def main() -> None:
     parser.add_argument("--workflows", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument(
+        "--scale-out",
+        type=replica_counts_of,
+        metavar="COUNTS",
+        help="workflow-service replica counts, comma-separated (e.g. 1,2,3): the scale-out run instead",
+    )
+    parser.add_argument("--timers", type=int, default=500, help="timer workflows per replica count")
     args = parser.parse_args()
+    settings = Settings(args.sequential, args.concurrent, args.workflows, args.warmup)
+    if args.scale_out is not None:
+        if min(args.concurrent, args.workflows, args.timers) < 1:
+            parser.error("--concurrent, --workflows and --timers must be positive")
+        scale_out_report(await scale_out(args.scale_out, settings, args.timers))
+        return
     systems = [name.strip() for name in args.systems.split(",") if name.strip()]
     unknown = sorted(set(systems) - set(SYSTEMS))
     if unknown:
         parser.error(f"unknown systems: {', '.join(unknown)} (choose from {', '.join(SYSTEMS)})")
-    settings = Settings(args.sequential, args.concurrent, args.workflows, args.warmup)
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    load = load_average()
     results = [await measure_system(system, settings) for system in systems]
     report(args, systems, results, load)
 
