@@ -293,6 +293,11 @@ async def test_no_slot_fires_outside_start_and_end(fx: Fixture) -> None:
     await fx.at(START + minutes(50))
     assert await fx.outcomes("bounded") == [("09:30", "started"), ("09:40", "started")]
     assert (await fx.schedules.get("main", "bounded")).next_nominal_at is None
+    # An ended schedule can still be described and changed, but not given a timing that never fires.
+    assert (await fx.schedules.describe("main", "bounded", recent=0, upcoming=3)).upcoming == []
+    assert (await fx.schedules.update("main", "bounded", {"note": "ended"})).note == "ended"
+    with pytest.raises(InvalidSchedule, match="never fires after now"):
+        await fx.schedules.update("main", "bounded", {"expression": "*/5 * * * *"})
 
 
 async def test_a_daily_slot_in_the_spring_forward_gap_fires_once_when_the_gap_ends(fx: Fixture) -> None:

@@ -34,7 +34,7 @@ from assay_common.events.schemas import workflow as events
 from assay_workflow.domain.engine import Engine, Work
 from assay_workflow.domain.errors import WorkflowAlreadyRunning
 from assay_workflow.domain.namespaces import NamespaceNotFound
-from assay_workflow.domain.schedule_spec import InvalidScheduleSpec, ScheduleSpec
+from assay_workflow.domain.schedule_spec import InvalidScheduleSpec, ScheduleSpec, jitter_from_seconds
 from assay_workflow.domain.workflows import (
     check_search_attributes,
     check_task_queue,
@@ -124,15 +124,21 @@ class Description:
     upcoming: list[datetime]
 
 
-def spec_of(values: ScheduleRow | NewSchedule) -> ScheduleSpec:
-    """The schedule's timing, validated (InvalidSchedule with the reason)."""
+def spec_of(values: ScheduleRow | NewSchedule, *, now: datetime | None = None) -> ScheduleSpec:
+    """The schedule's timing; with `now`, checked as for a write (InvalidSchedule with the reason),
+    which also refuses a spec that no longer fires after now. Without it, a stored schedule
+    whose window or years have passed still loads (it has no next slot)."""
     try:
+        if now is None:
+            jitter = jitter_from_seconds(values.jitter_seconds)
+            return ScheduleSpec(values.expression, values.timezone, jitter, values.start_at, values.end_at)
         return ScheduleSpec.parse(
             values.expression,
             values.timezone,
             jitter_seconds=values.jitter_seconds,
             start_at=values.start_at,
             end_at=values.end_at,
+            now=now,
         )
     except InvalidScheduleSpec as error:
         raise InvalidSchedule(str(error)) from None
@@ -339,7 +345,7 @@ class Schedules:
 
     async def create(self, new: NewSchedule) -> ScheduleRow:
         new = replace(new, start_at=_utc(new.start_at), end_at=_utc(new.end_at))
-        spec = _checked(new)
+        spec = _checked(new, self.engine.clock())
         async with self.engine.work() as work:
             if await namespace_store.get(work.conn, new.namespace) is None:
                 raise NamespaceNotFound(f"namespace {new.namespace!r} does not exist")
@@ -405,7 +411,8 @@ class Schedules:
         async with self.engine.work() as work:
             scope = await lock_schedule(work, namespace, schedule_id)
             changed = replace(scope.row, **changes)
-            spec = _checked(changed)
+            # A new timing must still fire; a stored one that has ended may keep its other changes.
+            spec = _checked(changed, work.now if TIMING_FIELDS & set(changes) else None)
             values = dict(changes)
             if TIMING_FIELDS & set(changes):
                 values.update(next_slot(spec, schedule_key(namespace, schedule_id), work.now))
@@ -511,7 +518,7 @@ def _policy(row: ScheduleRow) -> OverlapPolicy:
     return row.overlap_policy  # type: ignore[return-value]
 
 
-def _checked(values: ScheduleRow | NewSchedule) -> ScheduleSpec:
+def _checked(values: ScheduleRow | NewSchedule, now: datetime | None) -> ScheduleSpec:
     """Everything about a schedule that the API's types do not already ensure."""
     check_task_queue(values.task_queue)
     check_search_attributes(values.search_attributes)
@@ -519,4 +526,4 @@ def _checked(values: ScheduleRow | NewSchedule) -> ScheduleSpec:
         raise InvalidSchedule(f"overlap_policy must be one of {', '.join(OVERLAP_POLICIES)}")
     if values.catchup_window_seconds < 1:
         raise InvalidSchedule("catchup_window_seconds must be at least 1")
-    return spec_of(values)
+    return spec_of(values, now=now)
