@@ -3,7 +3,7 @@
     ./run python -m bench.workflow [--sequential 500] [--concurrent 32] [--workflows 2000]
         [--warmup 20] [--systems assay-postgres,assay-sqlite,temporal,dbos]
     ./run python -m bench.workflow --scale-out 1,2,3 [--concurrent 32] [--workflows 2000]
-        [--warmup 20] [--timers 500]
+        [--warmup 20] [--timers 500] [--timer-rate 10]
 
 The workflow: one activity (a step, in DBOS) that returns its input plus one; the result is
 checked. Every system gets the same warm-up (--warmup workflows, not counted), then:
@@ -41,9 +41,10 @@ once, the platform's own NATS) on a fresh Postgres database, and in it:
    run). The workers are as many as the largest replica count, their slots adding up to the
    starters, the same for every count.
 2. Timer lateness: --timers workflows that each sleep one timer of 2 to 6 s (spread evenly),
-   started by --concurrent starters; once all have ended, each one's lateness (its `TimerFired`
-   history event's time minus its `TimerStarted`'s `fire_at`), p50/p99/max. The same workflows
-   then run on Temporal's dev server, their lateness read from their histories likewise.
+   started at --timer-rate per second (a load the platform sustains); once all have ended, each
+   one's lateness (its `TimerFired` history event's time minus its `TimerStarted`'s `fire_at`),
+   p50/p99/max. The same workflows then run on Temporal's dev server, their lateness read from
+   their histories likewise.
 
 The code of that run is in bench/workflow_scale_out.py (its workflows, lateness, report) and
 here (the platforms and the load).
@@ -503,20 +504,22 @@ async def measure_timers(
     wait: Callable[[Started], Awaitable[object]],
     lateness: Callable[[Started], Awaitable[float]],
     count: int,
-    starters: int,
+    rate: float,
 ) -> list[float]:
-    """Start `count` timer workflows from `starters` loops, wait until every one has ended (one
-    wait at a time, so the waits barely load the server while timers fire), then read each one's
-    lateness from its history (ms)."""
-    started: dict[int, Started] = {}
+    """Start `count` timer workflows at `rate` per second (each start on its own schedule, not
+    after the one before), wait until every one has ended (one wait at a time, so the waits barely
+    load the server while timers fire), then read each one's lateness from its history (ms)."""
+    loop = asyncio.get_running_loop()
+    began = loop.time()
 
-    async def start_one(index: int) -> None:
-        started[index] = await start(timer_seconds(index, count))
+    async def start_at(index: int) -> Started:
+        await asyncio.sleep(max(began + index / rate - loop.time(), 0))
+        return await start(timer_seconds(index, count))
 
-    await run_concurrent(start_one, starters, count)
-    for handle in started.values():
+    started = await asyncio.gather(*(start_at(index) for index in range(count)))
+    for handle in started:
         await wait(handle)
-    return [await lateness(handle) for handle in started.values()]
+    return [await lateness(handle) for handle in started]
 
 
 def cpu_by_kind(processes: list[psutil.Process]) -> dict[str, float]:
@@ -554,11 +557,11 @@ async def measure_replicas(replicas: int, settings: Settings, run: ScaleOutRun) 
             return assay_timer_lateness(await client.workflows.events(workflow_id, namespace="main"))
 
         progress(f"{replicas} workflow replica(s): timers")
-        timer_lateness = await measure_timers(start, wait, lateness, run.timers, settings.concurrent)
+        timer_lateness = await measure_timers(start, wait, lateness, run.timers, run.timer_rate)
     return ReplicaRun(replicas, latencies, throughput, cpu, timer_lateness)
 
 
-async def measure_temporal_timers(settings: Settings, timers: int) -> list[float]:
+async def measure_temporal_timers(settings: Settings, timers: int, rate: float) -> list[float]:
     progress("temporal: timers")
     async with temporal_server() as client, temporal_worker(client, settings.concurrent):
 
@@ -573,10 +576,12 @@ async def measure_temporal_timers(settings: Settings, timers: int) -> list[float
         async def lateness(handle: TemporalWorkflowHandle[TemporalSleepWorkflow, None]) -> float:
             return temporal_timer_lateness(await handle.fetch_history())
 
-        return await measure_timers(start, wait, lateness, timers, settings.concurrent)
+        return await measure_timers(start, wait, lateness, timers, rate)
 
 
-async def scale_out(replica_counts: list[int], settings: Settings, timers: int) -> ScaleOutRun:
+async def scale_out(
+    replica_counts: list[int], settings: Settings, timers: int, timer_rate: float
+) -> ScaleOutRun:
     """Every replica count, then Temporal's timers. The workers are as many as the most replicas
     (so that each replica may hold a worker's long-poll), with as many slots in all as there are
     starters, the same for every count."""
@@ -587,13 +592,14 @@ async def scale_out(replica_counts: list[int], settings: Settings, timers: int) 
         workflows=settings.workflows,
         warmup=settings.warmup,
         timers=timers,
+        timer_rate=timer_rate,
         workers=workers,
         worker_slots=math.ceil(settings.concurrent / workers),
         load_before=load_average(),
     )
     for replicas in replica_counts:
         run.runs.append(await measure_replicas(replicas, settings, run))
-    run.temporal_timer_lateness = await measure_temporal_timers(settings, timers)
+    run.temporal_timer_lateness = await measure_temporal_timers(settings, timers, timer_rate)
     run.load_after = load_average()
     return run
 
@@ -658,12 +664,15 @@ async def main() -> None:
         help="workflow-service replica counts, comma-separated (e.g. 1,2,3): the scale-out run instead",
     )
     parser.add_argument("--timers", type=int, default=500, help="timer workflows per replica count")
+    parser.add_argument(
+        "--timer-rate", type=float, default=10.0, help="timer workflows started per second (a sustained load)"
+    )
     args = parser.parse_args()
     settings = Settings(args.sequential, args.concurrent, args.workflows, args.warmup)
     if args.scale_out is not None:
-        if min(args.concurrent, args.workflows, args.timers) < 1:
-            parser.error("--concurrent, --workflows and --timers must be positive")
-        scale_out_report(await scale_out(args.scale_out, settings, args.timers))
+        if min(args.concurrent, args.workflows, args.timers) < 1 or args.timer_rate <= 0:
+            parser.error("--concurrent, --workflows, --timers and --timer-rate must be positive")
+        scale_out_report(await scale_out(args.scale_out, settings, args.timers, args.timer_rate))
         return
     systems = [name.strip() for name in args.systems.split(",") if name.strip()]
     unknown = sorted(set(systems) - set(SYSTEMS))
