@@ -117,6 +117,10 @@ SearchAttributeOption = Annotated[
         help="A search attribute of its runs (repeat for several); a VALUE that is JSON is taken as JSON.",
     ),
 ]
+#: The note of a pause or a resume: it replaces the schedule's note; without it the note stays.
+NewNoteOption = Annotated[
+    str | None, typer.Option("--note", metavar="TEXT", help="Why, for people (replaces the note).")
+]
 
 
 @schedule.command("create")
@@ -292,9 +296,7 @@ def patch(
 def pause(
     ctx: typer.Context,
     schedule_id: ScheduleIdArgument,
-    note: Annotated[
-        str | None, typer.Option(metavar="TEXT", help="Why, for people (replaces the note).")
-    ] = None,
+    note: NewNoteOption = None,
     namespace: NamespaceOption = None,
     api_url: ApiUrlOption = None,
     output: OutputOption = None,
@@ -312,9 +314,7 @@ def pause(
 def resume(
     ctx: typer.Context,
     schedule_id: ScheduleIdArgument,
-    note: Annotated[
-        str | None, typer.Option(metavar="TEXT", help="Why, for people (replaces the note).")
-    ] = None,
+    note: NewNoteOption = None,
     namespace: NamespaceOption = None,
     api_url: ApiUrlOption = None,
     output: OutputOption = None,
