@@ -454,7 +454,8 @@ def check_days_occur(timing: CronTiming) -> None:
 def load_zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    # A name of a folder of zones (`America`) reaches the tzdata package as a directory to open.
+    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError):
         raise InvalidScheduleSpec(f"unknown timezone '{name}'") from None
 
 
