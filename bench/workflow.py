@@ -396,14 +396,16 @@ async def connect_temporal(address: str, server: asyncio.subprocess.Process) -> 
 
 
 @contextlib.asynccontextmanager
-async def temporal_server() -> AsyncIterator[TemporalClient]:
-    """`temporal server start-dev` on free ports, and a client of it; stopped on the way out."""
+async def temporal_server(*, ui_port: int | None = None) -> AsyncIterator[TemporalClient]:
+    """`temporal server start-dev` on free ports, and a client of it; stopped on the way out. Its
+    web UI listens on `ui_port` when one is given; without, the server runs headless."""
     port = free_port()
+    ui = ["--ui-port", str(ui_port)] if ui_port is not None else ["--headless"]
     server = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).parent / "temporal"),
         "server",
         "start-dev",
-        "--headless",
+        *ui,
         "--ip",
         "127.0.0.1",
         "--port",
@@ -411,8 +413,6 @@ async def temporal_server() -> AsyncIterator[TemporalClient]:
         "--http-port",
         str(free_port()),
         "--metrics-port",
-        str(free_port()),
-        "--ui-port",
         str(free_port()),
         "--log-level",
         "error",

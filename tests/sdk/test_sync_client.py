@@ -19,6 +19,7 @@ from assay.client import (
     AssayClient,
     Namespace,
     Namespaces,
+    NamespaceUsage,
     Permissions,
     Queues,
     Schedules,
@@ -262,7 +263,9 @@ async def test_workers_and_queues_are_listed(
 async def test_namespaces_are_created_listed_and_deleted(client: SyncAssayClient, unique: str) -> None:
     created = await to_thread(client.namespaces.create, unique, "for the sync client")
     assert isinstance(created, Namespace) and created.description == "for the sync client"
-    assert await to_thread(client.namespaces.get, unique) == created
+    described = await to_thread(client.namespaces.get, unique)
+    assert described.usage == NamespaceUsage(runs_by_status={}, schedules=0, workers=0)
+    assert described.model_copy(update={"usage": None}) == created
 
     names: list[str] = []
     cursor: str | None = None

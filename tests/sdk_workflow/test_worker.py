@@ -314,6 +314,9 @@ async def test_upserted_search_attributes_find_the_run_and_do_not_stall_it(
     assert (
         await client.workflows.list(namespace=namespace, search_attributes={"customer": "bob"})
     ).items == []
+    by_type_text = await client.workflows.list(namespace=namespace, text="TAGG", task_queue="main")
+    assert [r.run_id for r in by_type_text.items] == [run.run_id]
+    assert (await client.workflows.list(namespace=namespace, text="TAGG", task_queue="other")).items == []
 
 
 async def test_a_failing_activity_is_retried_per_its_policy(

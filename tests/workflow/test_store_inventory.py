@@ -43,6 +43,7 @@ from assay_workflow.settings import WorkflowSettings
 from assay_workflow.store import activities as activity_store
 from assay_workflow.store import runs as run_store
 from assay_workflow.store import workers as worker_store
+from assay_workflow.store.namespaces import NamespaceUsage
 from assay_workflow.store.queues import QueueStats
 from assay_workflow.store.rows import ActivityRow, HistoryEvent, Json, RunRow
 from tests.conftest import POSTGRES_ADMIN_URL, NatsServer, create_postgres_database, drop_postgres_database
@@ -191,11 +192,11 @@ async def insert_run(db: Database, workflow_id: str, *, ready: bool) -> uuid.UUI
 # smoke_backends.rs: namespace_roundtrip
 async def test_main_exists_and_a_namespace_reads_back_as_created(engine: Engine) -> None:
     namespaces = Namespaces(engine.db, engine.outbox)
-    assert (await namespaces.get("main")).name == "main"
+    assert (await namespaces.describe("main"))[0].name == "main"
 
     created = await namespaces.create("payments", "team a")
 
-    read = await namespaces.get("payments")
+    read, _ = await namespaces.describe("payments")
     assert (read.name, read.description, read.created_at) == ("payments", "team a", created.created_at)
     with pytest.raises(NamespaceExists):
         await namespaces.create("payments", "again")
@@ -222,9 +223,11 @@ async def test_a_namespace_is_deleted_and_its_queues_are_counted(engine: Engine)
     ]
     assert await queue_stats(engine, "old") == []
 
+    _, usage = await namespaces.describe("payments")
+    assert usage == NamespaceUsage(runs_by_status={"RUNNING": 2}, schedules=0, workers=2)
     await namespaces.delete("old")
     with pytest.raises(NamespaceNotFound):
-        await namespaces.get("old")
+        await namespaces.describe("old")
     with pytest.raises(NamespaceNotFound):
         await namespaces.delete("old")
     with pytest.raises(NamespaceProtected):
@@ -627,6 +630,40 @@ async def test_workers_silent_since_the_cutoff_are_removed(engine: Engine) -> No
     await Timekeeper(engine).catch_up()
 
     assert [w.worker_id for w in await workers.list("main", after=None, limit=10)] == [alive.worker_id]
+
+
+async def test_list_filters_by_text_queue_parent_and_worker(engine: Engine) -> None:
+    flow = await Flow.register(engine, workflow_types=("Parent_Job", "step"))
+    other = await Flow.register(engine, workflow_types=("step",))
+    parent = await flow.start("Order-100%", workflow_type="Parent_Job")
+    start_child = {
+        "type": "start_child_workflow",
+        "child_seq": 1,
+        "workflow_id": "c1",
+        "workflow_type": "step",
+    }
+    await flow.next(start_child)  # the flow's worker takes the parent's task, so the run sticks to it
+    plain = await other.start("order-2000", workflow_type="step")
+    (child,) = [
+        r
+        for r in await Workflows(engine).find(
+            RunFilter("main", parent_workflow_id="Order-100%"), before_run_id=None, limit=10
+        )
+    ]
+
+    async def ids(**where: str) -> list[uuid.UUID]:
+        found = await Workflows(engine).find(RunFilter("main", **where), before_run_id=None, limit=10)
+        return [run.run_id for run in found]
+
+    assert child.workflow_id == "c1"
+    assert await ids(text="ORDER") == [plain.run_id, parent.run_id]
+    assert await ids(text="100%") == [parent.run_id]  # % is a character here, not a wildcard
+    assert await ids(text="r-2_") == []  # and so is _
+    assert await ids(text="parent_j") == [parent.run_id]  # the type matches too
+    assert await ids(task_queue="main") == [plain.run_id, child.run_id, parent.run_id]
+    assert await ids(task_queue="other") == []
+    assert await ids(worker_id=flow.worker_id) == [parent.run_id]
+    assert await ids(parent_workflow_id="order-2000") == []
 
 
 # smoke_backends.rs: child_workflows_listing

@@ -11,7 +11,7 @@ import functools
 import logging
 import uuid
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import fields
 from datetime import UTC, datetime
@@ -260,3 +260,10 @@ async def wait_until_reachable(db: Database, timeout: float) -> None:
                 raise
             log.info("database not reachable yet (%s); retrying", type(exc).__name__)
             await asyncio.sleep(0.5)
+
+
+def contains_any_case(columns: Sequence[sa.ColumnElement[str]], text: str) -> sa.ColumnElement[bool]:
+    """Whether any of `columns` contains `text`, ignoring case; `%` and `_` in `text` are literal."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    return sa.or_(*(sa.func.lower(column).like(pattern, escape="\\") for column in columns))

@@ -265,6 +265,10 @@ class SyncWorkflows:
         status: str | None = None,
         workflow_type: str | None = None,
         search_attributes: Mapping[str, Any] | None = None,
+        task_queue: str | None = None,
+        parent_workflow_id: str | None = None,
+        worker_id: str | None = None,
+        text: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> WorkflowPage:
@@ -275,6 +279,10 @@ class SyncWorkflows:
                 status=status,
                 workflow_type=workflow_type,
                 search_attributes=search_attributes,
+                task_queue=task_queue,
+                parent_workflow_id=parent_workflow_id,
+                worker_id=worker_id,
+                text=text,
                 limit=limit,
                 cursor=cursor,
             )

@@ -250,6 +250,16 @@ class QueryState(BaseModel):
     updated_at: datetime
 
 
+class NamespaceUsage(BaseModel):
+    """What a namespace holds."""
+
+    runs_by_status: dict[str, int] = Field(
+        description="Runs in each status (a status without runs is absent)"
+    )
+    schedules: int
+    workers: int = Field(description="Workers registered in it, live or not")
+
+
 class Namespace(BaseModel):
     """A namespace: workflows, workers and queues in one are invisible from any other."""
 
@@ -264,6 +274,7 @@ class Namespace(BaseModel):
     retention_is_default: bool = Field(
         default=False, description="Whether that is the service's default, followed as it changes"
     )
+    usage: NamespaceUsage | None = Field(default=None, description="Only on a namespace read alone (`get`)")
 
 
 class NamespacePage(BaseModel):
@@ -757,13 +768,28 @@ class Workflows:
         status: str | None = None,
         workflow_type: str | None = None,
         search_attributes: Mapping[str, Any] | None = None,
+        task_queue: str | None = None,
+        parent_workflow_id: str | None = None,
+        worker_id: str | None = None,
+        text: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> WorkflowPage:
-        """A page of runs, newest first, filtered by status, type and search attribute values
-        (every key must equal its value). Pass the page's `next_cursor` as `cursor` for the next."""
+        """A page of runs, newest first, filtered by status, type, search attribute values (every
+        key must equal its value), task queue, parent, the worker holding (or last holding) their
+        workflow task and a piece of their id or type (`text`, any case). Pass the page's
+        `next_cursor` as `cursor` for the next."""
         params: dict[str, str | int | float] = {"namespace": namespace, "limit": limit}
-        for key, value in (("status", status), ("workflow_type", workflow_type), ("cursor", cursor)):
+        filters = {
+            "status": status,
+            "workflow_type": workflow_type,
+            "task_queue": task_queue,
+            "parent_workflow_id": parent_workflow_id,
+            "worker_id": worker_id,
+            "q": text,
+            "cursor": cursor,
+        }
+        for key, value in filters.items():
             if value is not None:
                 params[key] = value
         if search_attributes:

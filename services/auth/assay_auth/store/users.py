@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assay_auth.store.rows import UserRow
 from assay_auth.store.tables import users
-from assay_common.db import insert_ignoring_conflict, to_row
+from assay_common.db import contains_any_case, insert_ignoring_conflict, to_row
 
 _BY_ID = sa.select(users).where(users.c.id == sa.bindparam("b_id"))
 _BY_EMAIL_KEY = sa.select(users).where(users.c.email_key == sa.bindparam("b_email_key"))
@@ -35,24 +35,13 @@ async def by_email_key(conn: AsyncConnection, email_key: str) -> UserRow | None:
     return to_row(UserRow, row) if row else None
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 async def list_page(
     conn: AsyncConnection, *, search: str | None, before: uuid.UUID | None, limit: int
 ) -> list[UserRow]:
     """Newest first (ids are UUIDv7); `search` is a case-insensitive substring of email or name."""
     query = sa.select(users).order_by(users.c.id.desc()).limit(limit)
     if search:
-        pattern = _like_pattern(search)
-        query = query.where(
-            sa.or_(
-                users.c.email_key.like(pattern, escape="\\"),
-                sa.func.lower(users.c.display_name).like(pattern, escape="\\"),
-            )
-        )
+        query = query.where(contains_any_case([users.c.email_key, users.c.display_name], search))
     if before is not None:
         query = query.where(users.c.id < before)
     return [to_row(UserRow, row) for row in (await conn.execute(query)).all()]
@@ -71,4 +60,9 @@ async def lock_and_check_empty(conn: AsyncConnection) -> bool:
     SQLite every writing transaction already excludes the others)."""
     if conn.dialect.name == "postgresql":
         await conn.execute(sa.text("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"))
+    return await is_empty(conn)
+
+
+async def is_empty(conn: AsyncConnection) -> bool:
+    """Whether there is no user yet."""
     return (await conn.execute(sa.select(users.c.id).limit(1))).first() is None

@@ -68,6 +68,16 @@ class NamespaceOut(BaseModel):
         )
 
 
+class NamespaceUsageOut(BaseModel):
+    runs_by_status: dict[str, int] = Field(description="How many runs it holds in each status (absent: none)")
+    schedules: int
+    workers: int = Field(description="Workers registered in it, live or not")
+
+
+class NamespaceDetail(NamespaceOut):
+    usage: NamespaceUsageOut
+
+
 class NamespacePage(BaseModel):
     items: list[NamespaceOut]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last")
@@ -107,11 +117,18 @@ async def list_namespaces(
     )
 
 
-@router.get("/{name}", response_model=NamespaceOut, responses=problems(404), summary="Describe a namespace")
+@router.get(
+    "/{name}",
+    response_model=NamespaceDetail,
+    responses=problems(404),
+    summary="Describe a namespace, with what it holds",
+)
 async def get_namespace(
     name: NamespaceName, domain: Namespaces = Depends(namespaces), found: Engine = Depends(engine)
-) -> NamespaceOut:
-    return NamespaceOut.of(await domain.get(name), found)
+) -> NamespaceDetail:
+    row, usage = await domain.describe(name)
+    usage_out = NamespaceUsageOut.model_validate(usage, from_attributes=True)
+    return NamespaceDetail(**NamespaceOut.of(row, found).model_dump(), usage=usage_out)
 
 
 @router.patch(

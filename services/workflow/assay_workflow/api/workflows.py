@@ -190,6 +190,17 @@ async def list_workflows(
     ] = None,
     started_after: datetime | None = None,
     started_before: datetime | None = None,
+    task_queue: Annotated[str | None, Query(max_length=100)] = None,
+    parent_workflow_id: Annotated[
+        str | None, Query(max_length=255, description="Only children of this workflow")
+    ] = None,
+    worker_id: Annotated[
+        str | None,
+        Query(max_length=36, description="Only runs whose workflow task this worker holds or last held"),
+    ] = None,
+    q: Annotated[
+        str | None, Query(max_length=255, description="A piece of the workflow id or type, in any case")
+    ] = None,
     cursor: Annotated[uuid.UUID | None, Query(description="The `next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     domain: Workflows = Depends(workflows),
@@ -197,11 +208,15 @@ async def list_workflows(
 ) -> WorkflowPage:
     where = RunFilter(
         namespace,
-        status,
-        workflow_type,
-        parse_attribute_filter(search_attributes),
-        started_after,
-        started_before,
+        status=status,
+        workflow_type=workflow_type,
+        search_attributes=parse_attribute_filter(search_attributes),
+        started_after=started_after,
+        started_before=started_before,
+        task_queue=task_queue,
+        parent_workflow_id=parent_workflow_id,
+        worker_id=worker_id,
+        text=q,
     )
     rows = await domain.find(where, before_run_id=cursor, limit=limit + 1)
     page = rows[:limit]

@@ -11,7 +11,7 @@ from assay_common.events.outbox import Outbox
 from assay_common.events.schemas.workflow import NamespaceCreated, NamespaceDeleted, NamespaceUpdated
 from assay_workflow.store import namespaces as store
 from assay_workflow.store import schedules as schedule_store
-from assay_workflow.store.namespaces import NamespaceRow
+from assay_workflow.store.namespaces import NamespaceRow, NamespaceUsage
 
 DEFAULT_NAMESPACE = "main"
 #: A namespace name is also a NATS subject token and a URL segment.
@@ -85,12 +85,13 @@ class Namespaces:
             subject=f"namespaces/{row.name}",
         )
 
-    async def get(self, name: str) -> NamespaceRow:
+    async def describe(self, name: str) -> tuple[NamespaceRow, NamespaceUsage]:
+        """The namespace and what it holds, read together."""
         async with self.db.read() as conn:
             row = await store.get(conn, name)
-        if row is None:
-            raise NamespaceNotFound(f"namespace {name!r} does not exist")
-        return row
+            if row is None:
+                raise NamespaceNotFound(f"namespace {name!r} does not exist")
+            return row, await store.usage(conn, name)
 
     async def list(self, *, after: str | None, limit: int) -> list[NamespaceRow]:
         async with self.db.read() as conn:

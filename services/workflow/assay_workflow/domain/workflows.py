@@ -32,6 +32,7 @@ from assay_workflow.store import activities as activity_store
 from assay_workflow.store import namespaces as namespace_store
 from assay_workflow.store import runs as run_store
 from assay_workflow.store.rows import HistoryEvent, Json, QueryStateRow, RunRow
+from assay_workflow.store.runs import RunFilter as RunFilter  # re-exported: the API builds filters
 
 IdReusePolicy = Literal[
     "allow_duplicate", "allow_duplicate_failed_only", "reject_duplicate", "terminate_if_running"
@@ -93,16 +94,6 @@ class ParentRef:
     close_policy: str
 
 
-@dataclass(frozen=True)
-class RunFilter:
-    namespace: str
-    status: str | None
-    workflow_type: str | None
-    search_attributes: dict[str, Json]
-    started_after: datetime | None
-    started_before: datetime | None
-
-
 class Workflows:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -152,17 +143,7 @@ class Workflows:
 
     async def find(self, where: RunFilter, *, before_run_id: uuid.UUID | None, limit: int) -> list[RunRow]:
         async with self.engine.db.read() as conn:
-            return await run_store.list_page(
-                conn,
-                namespace=where.namespace,
-                status=where.status,
-                workflow_type=where.workflow_type,
-                search_attributes=where.search_attributes,
-                started_after=where.started_after,
-                started_before=where.started_before,
-                before_run_id=before_run_id,
-                limit=limit,
-            )
+            return await run_store.list_page(conn, where, before_run_id=before_run_id, limit=limit)
 
     async def history(
         self,

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assay_common.db import insert_ignoring_conflict
-from assay_workflow.store.tables import namespaces
+from assay_workflow.store.tables import namespaces, runs, schedules, workers
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,15 @@ class NamespaceRow:
     created_at: datetime
     #: How many days its closed runs are kept; None: the service's default.
     retention_days: int | None = None
+
+
+@dataclass(frozen=True)
+class NamespaceUsage:
+    """What a namespace holds: its runs by status, its schedules and its registered workers."""
+
+    runs_by_status: dict[str, int]
+    schedules: int
+    workers: int
 
 
 #: The columns of a `NamespaceRow`.
@@ -41,6 +50,19 @@ async def get(conn: AsyncConnection, name: str, *, for_update: bool = False) -> 
         query = query.with_for_update()
     row = (await conn.execute(query)).first()
     return _row(row) if row else None
+
+
+async def usage(conn: AsyncConnection, name: str) -> NamespaceUsage:
+    by_status = (
+        sa.select(runs.c.status, sa.func.count()).where(runs.c.namespace == name).group_by(runs.c.status)
+    )
+    schedule_count = sa.select(sa.func.count()).select_from(schedules).where(schedules.c.namespace == name)
+    worker_count = sa.select(sa.func.count()).select_from(workers).where(workers.c.namespace == name)
+    return NamespaceUsage(
+        runs_by_status={status: count for status, count in (await conn.execute(by_status)).all()},
+        schedules=int(await conn.scalar(schedule_count) or 0),
+        workers=int(await conn.scalar(worker_count) or 0),
+    )
 
 
 async def list_page(conn: AsyncConnection, *, after: str | None, limit: int) -> list[NamespaceRow]:

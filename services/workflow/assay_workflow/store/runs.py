@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from assay_common.db import insert_ignoring_conflict, to_row
+from assay_common.db import contains_any_case, insert_ignoring_conflict, to_row
 from assay_workflow.store.rows import HistoryEvent, Json, QueryStateRow, RunRow
 from assay_workflow.store.tables import OPEN_STATUS, activities, history, query_state, runs
 
@@ -101,30 +102,49 @@ async def update(conn: AsyncConnection, run_id: uuid.UUID, **values: Any) -> Non
     await conn.execute(_UPDATE, {"b_run_id": run_id, **values})
 
 
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs of a namespace a list shows; every given field must hold."""
+
+    namespace: str
+    status: str | None = None
+    workflow_type: str | None = None
+    search_attributes: dict[str, Json] = field(default_factory=dict)
+    started_after: datetime | None = None
+    started_before: datetime | None = None
+    task_queue: str | None = None
+    parent_workflow_id: str | None = None
+    #: Runs whose workflow task this worker holds or last held (its sticky runs).
+    worker_id: str | None = None
+    #: A piece of the workflow id or type, any case.
+    text: str | None = None
+
+
 async def list_page(
-    conn: AsyncConnection,
-    *,
-    namespace: str,
-    status: str | None,
-    workflow_type: str | None,
-    search_attributes: dict[str, Json],
-    started_after: datetime | None,
-    started_before: datetime | None,
-    before_run_id: uuid.UUID | None,
-    limit: int,
+    conn: AsyncConnection, where: RunFilter, *, before_run_id: uuid.UUID | None, limit: int
 ) -> list[RunRow]:
-    query = sa.select(runs).where(runs.c.namespace == namespace)
-    if status is not None:
-        query = query.where(runs.c.status == status)
-    if workflow_type is not None:
-        query = query.where(runs.c.workflow_type == workflow_type)
-    if started_after is not None:
-        query = query.where(runs.c.created_at >= started_after)
-    if started_before is not None:
-        query = query.where(runs.c.created_at < started_before)
+    query = sa.select(runs).where(runs.c.namespace == where.namespace)
+    if where.status is not None:
+        query = query.where(runs.c.status == where.status)
+    if where.workflow_type is not None:
+        query = query.where(runs.c.workflow_type == where.workflow_type)
+    if where.started_after is not None:
+        query = query.where(runs.c.created_at >= where.started_after)
+    if where.started_before is not None:
+        query = query.where(runs.c.created_at < where.started_before)
+    if where.task_queue is not None:
+        query = query.where(runs.c.task_queue == where.task_queue)
+    if where.parent_workflow_id is not None:
+        query = query.where(runs.c.parent_workflow_id == where.parent_workflow_id)
+    if where.worker_id is not None:
+        query = query.where(
+            sa.or_(runs.c.lease_worker_id == where.worker_id, runs.c.sticky_worker_id == where.worker_id)
+        )
+    if where.text:
+        query = query.where(contains_any_case([runs.c.workflow_id, runs.c.workflow_type], where.text))
     if before_run_id is not None:
         query = query.where(runs.c.run_id < before_run_id)
-    for key, value in search_attributes.items():
+    for key, value in where.search_attributes.items():
         query = query.where(_attribute_equals(conn.dialect.name, key, value))
     query = query.order_by(runs.c.run_id.desc()).limit(limit)
     return [to_row(RunRow, row) for row in (await conn.execute(query)).all()]
