@@ -644,26 +644,21 @@ async def test_list_filters_by_text_queue_parent_and_worker(engine: Engine) -> N
     }
     await flow.next(start_child)  # the flow's worker takes the parent's task, so the run sticks to it
     plain = await other.start("order-2000", workflow_type="step")
-    (child,) = [
-        r
-        for r in await Workflows(engine).find(
-            RunFilter("main", parent_workflow_id="Order-100%"), before_run_id=None, limit=10
-        )
-    ]
 
-    async def ids(**where: str) -> list[uuid.UUID]:
-        found = await Workflows(engine).find(RunFilter("main", **where), before_run_id=None, limit=10)
+    async def ids(where: RunFilter) -> list[uuid.UUID]:
+        found = await Workflows(engine).find(where, before_run_id=None, limit=10)
         return [run.run_id for run in found]
 
-    assert child.workflow_id == "c1"
-    assert await ids(text="ORDER") == [plain.run_id, parent.run_id]
-    assert await ids(text="100%") == [parent.run_id]  # % is a character here, not a wildcard
-    assert await ids(text="r-2_") == []  # and so is _
-    assert await ids(text="parent_j") == [parent.run_id]  # the type matches too
-    assert await ids(task_queue="main") == [plain.run_id, child.run_id, parent.run_id]
-    assert await ids(task_queue="other") == []
-    assert await ids(worker_id=flow.worker_id) == [parent.run_id]
-    assert await ids(parent_workflow_id="order-2000") == []
+    child = await Workflows(engine).get("main", "c1", None)
+    assert await ids(RunFilter("main", parent_workflow_id="Order-100%")) == [child.run_id]
+    assert await ids(RunFilter("main", parent_workflow_id="order-2000")) == []
+    assert await ids(RunFilter("main", text="ORDER")) == [plain.run_id, parent.run_id]
+    assert await ids(RunFilter("main", text="100%")) == [parent.run_id]  # % is no wildcard here
+    assert await ids(RunFilter("main", text="r-2_")) == []  # and neither is _
+    assert await ids(RunFilter("main", text="parent_j")) == [parent.run_id]  # the type matches too
+    assert await ids(RunFilter("main", task_queue="main")) == [plain.run_id, child.run_id, parent.run_id]
+    assert await ids(RunFilter("main", task_queue="other")) == []
+    assert await ids(RunFilter("main", worker_id=flow.worker_id)) == [parent.run_id]
 
 
 # smoke_backends.rs: child_workflows_listing
