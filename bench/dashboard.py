@@ -48,19 +48,9 @@ from assay.local import LocalPlatform, PlatformOptions, free_port
 from bench.report import emit, progress
 from bench.vault import load_average
 from bench.workflow import temporal_server
+from tests.dashboard.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-#: Chromium on a closed network, as root, without a screen.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ASSAY_ROWS = "#workflow-rows tr[data-workflow-id]"
+ASSAY_ROWS = "#page-root tbody tr[data-key]"
 TEMPORAL_ROWS = '[data-testid="workflows-summary-configurable-table-row"]'
 #: Runs the long-task observer before any script of the page.
 LONG_TASKS = """
@@ -215,8 +205,8 @@ def password_sign_in(url: str, email: str, password: str) -> Callable[[BrowserCo
         await page.goto(f"{url}/login")
         await page.get_by_label("Email").fill(email)
         await page.get_by_label("Password", exact=True).fill(password)
-        async with page.expect_navigation():
-            await page.get_by_role("button", name="Sign in").click()
+        await page.get_by_role("button", name="Sign in", exact=True).click()
+        await page.wait_for_url(f"{url}/")
         await page.close()
 
     return sign_in

@@ -103,11 +103,19 @@ async def test_a_stale_cookie_does_not_keep_a_browser_from_signing_in(
         base_url=stack.url, cookies={"assay_session": "ended"}, timeout=30
     ) as browser:
         logout = await browser.post("/api/v1/auth/logout")
+        # Pages and public routes take an ended session for no one: the console sends the
+        # visitor to its sign-in page, which loads.
+        page = await browser.get("/workflows")
+        sign_in_page = await browser.get("/login")
+        setup_state = await browser.get("/api/v1/auth/setup")
         login = await browser.post(
             "/api/v1/auth/login", json={"email": email(unique), "password": "correct horse battery staple"}
         )
 
     assert logout.status_code != 401, logout.text
+    assert (page.status_code, page.headers["location"]) == (303, "/login?return_to=/workflows")
+    assert sign_in_page.status_code == 200, sign_in_page.text
+    assert setup_state.status_code == 200, setup_state.text
     assert login.status_code == 200, login.text
 
 

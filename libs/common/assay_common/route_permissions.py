@@ -102,6 +102,8 @@ TABLE: tuple[tuple[str, str, str], ...] = (
     # ---- auth: signing in and oneself ----------------------------------------------------------------
     ("POST", "/api/v1/auth/login", "public"),
     ("POST", "/api/v1/auth/logout", "public"),
+    ("GET", "/api/v1/auth/setup", "public"),  # the first administrator, while there is no user
+    ("POST", "/api/v1/auth/setup", "public"),
     ("POST", "/api/v1/auth/password/recovery", "public"),
     ("POST", "/api/v1/auth/password/reset", "public"),
     ("POST", "/api/v1/auth/passkeys/authentication/options", "public"),

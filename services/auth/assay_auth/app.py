@@ -14,6 +14,7 @@ from assay_auth.api import (
     passkeys,
     permissions,
     sessions,
+    setup,
     tokens,
     users,
 )
@@ -65,6 +66,7 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
             settings=settings,
             routers=[
                 login.router,
+                setup.router,
                 users.router,
                 sessions.router,
                 passkeys.router,

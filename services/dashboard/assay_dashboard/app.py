@@ -5,11 +5,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from assay_common.service import ServiceDefinition, create_service_app
-from assay_dashboard.api import pages
+from assay_dashboard import console, consoles
+from assay_dashboard.api import assets
+from assay_dashboard.rendering import Rendering
 from assay_dashboard.settings import DashboardSettings
+from assay_dashboard.whitelabel import WhitelabelSettings
 
 
-def create_app(settings: DashboardSettings | None = None) -> FastAPI:
+def create_app(
+    settings: DashboardSettings | None = None, whitelabel: WhitelabelSettings | None = None
+) -> FastAPI:
     app: FastAPI = create_service_app(
         ServiceDefinition(
             name="dashboard",
@@ -17,7 +22,8 @@ def create_app(settings: DashboardSettings | None = None) -> FastAPI:
                 "The web console: server-rendered pages and their assets, reached through the gateway."
             ),
             settings=settings or DashboardSettings(),
-            routers=[pages.router],
+            routers=[assets.router, console.router(consoles.declared())],
         )
     )
+    app.state.rendering = Rendering(whitelabel or WhitelabelSettings())
     return app

@@ -72,15 +72,17 @@ class Authenticator:
         self.jwts = jwts
         self._known: dict[str, tuple[float, Resolved | None]] = {}
 
-    async def identify(self, request: Request) -> Principal | BiscuitBearer:
+    async def identify(self, request: Request, *, open_to_anyone: bool = False) -> Principal | BiscuitBearer:
         """The caller behind the request's credentials (anonymous without any); a bearer biscuit
-        as it came, to be verified for the request it is used for."""
+        as it came, to be verified for the request it is used for. Where anyone may go
+        (`open_to_anyone`: pages, public routes), a session that has ended stands for no one, so
+        that a browser with a stale cookie still reaches the sign-in page."""
         path = request.scope["path"]
         if secret := request.cookies.get(SESSION_COOKIE):
             session = await self._resolve("sessions", {"secret": secret})
             if session is None:
-                if path == LOGOUT_PATH:
-                    return Principal.anonymous()  # nothing to end; the answer clears the cookies
+                if open_to_anyone or path == LOGOUT_PATH:
+                    return Principal.anonymous()  # on logout: nothing to end; the answer clears the cookies
                 raise Unauthorized("the session has ended; sign in again")
             if request.method not in SAFE_METHODS:
                 check_csrf(request, session)

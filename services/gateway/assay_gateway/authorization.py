@@ -115,8 +115,8 @@ class Gatekeeper:
         await self.checks.require_any(caller, needs, at_least=zookie)
         return Admission(caller, body)
 
-    async def _identify(self, request: Request) -> Principal | BiscuitBearer:
-        caller = await self.authenticator.identify(request)
+    async def _identify(self, request: Request, *, open_to_anyone: bool = False) -> Principal | BiscuitBearer:
+        caller = await self.authenticator.identify(request, open_to_anyone=open_to_anyone)
         if isinstance(caller, Principal):
             attach_principal(request, caller)  # named in the audit record of a refusal
         return caller
@@ -124,7 +124,7 @@ class Gatekeeper:
     async def _anyone(self, request: Request) -> Principal:
         """The caller of a public route: credentials sent along must hold, but a biscuit is
         verified only for a request it is used for, so here it stands for no one."""
-        caller = await self._identify(request)
+        caller = await self._identify(request, open_to_anyone=True)
         return Principal.anonymous() if isinstance(caller, BiscuitBearer) else caller
 
     async def _holder(

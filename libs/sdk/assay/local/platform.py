@@ -79,6 +79,12 @@ class PlatformOptions:
     replicas: dict[str, int] = field(default_factory=dict)
     #: The address of the administrator made on first start (a platform without users).
     admin_email: str = "admin@localhost"
+    #: Whether to make that administrator; without, a fresh platform waits for its first
+    #: administrator to be made on the console's first-run page, as a compose install does.
+    make_admin: bool = True
+    #: Whether to initialize and unseal the vault (with a key file: a development setup); without,
+    #: it stays uninitialized until an administrator initializes it.
+    initialize_vault: bool = True
 
 
 @dataclass(frozen=True)
@@ -286,9 +292,9 @@ class LocalPlatform:
                 self.processes[name] = self._service_process(name, service, key_file, public_file)
             await asyncio.gather(*(p.spawn() for p in self.processes.values()))
             await asyncio.gather(*(p.wait_ready(self._client(), deadline) for p in self.processes.values()))
-            if "auth" in self.processes:
+            if "auth" in self.processes and self.options.make_admin:
                 self.bootstrap = await self._bootstrap_admin(self._internal_minter(key_file))
-            if "vault" in self.processes:
+            if "vault" in self.processes and self.options.initialize_vault:
                 await self._initialize_vault(self._internal_minter(key_file))
         except BaseException:
             await self.stop()
@@ -390,7 +396,7 @@ class LocalPlatform:
         }
         if self.options.postgres_url:
             env["ASSAY_DATABASE_URL"] = self.options.postgres_url
-        if service == "vault":
+        if service == "vault" and self.options.initialize_vault:
             env["ASSAY_VAULT_AUTO_UNSEAL_KEY_FILE"] = str(self.vault_key_file)
         if service == "gateway":
             env["ASSAY_GATEWAY_INTERNAL_SIGNING_KEY_FILE"] = str(key_file)

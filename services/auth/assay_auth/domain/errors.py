@@ -91,6 +91,11 @@ class AlreadyBootstrapped(Conflict):
     title = "The platform has users already"
 
 
+class AlreadySetUp(Conflict):
+    code = "already_set_up"
+    title = "The platform is set up already"
+
+
 class EmailTaken(Conflict):
     code = "email_taken"
     title = "Another user has this email address"

@@ -1,1 +1,1 @@
-"""HTTP routes of the dashboard: pages and their static assets."""
+"""HTTP routes of the dashboard: the pages (`assay_dashboard.console`) and their static assets."""

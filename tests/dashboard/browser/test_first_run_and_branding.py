@@ -1,0 +1,163 @@
+"""A fresh install as compose or Kubernetes leave it (no administrator yet) with every
+`ASSAY_WHITELABEL_*` variable set: the first-run page makes the first administrator, who lands in
+a console that wears the branding, every value escaped."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from assay.local import LocalPlatform, PlatformOptions, free_port
+from tests.auth_api import AUTH_TEST_ENV
+from tests.dashboard.browser.conftest import check_accessibility, screenshot_both_themes
+
+#: Every variable, with markup in the texts: it must show as text, never as markup.
+BRANDING = {
+    "ASSAY_WHITELABEL_NAME": "Acme <b>Ops</b>",
+    "ASSAY_WHITELABEL_MARK": "A&O",
+    "ASSAY_WHITELABEL_SUBTITLE": "Control <i>room</i>",
+    "ASSAY_WHITELABEL_LOGO_URL": "/static/favicon.svg?brand=logo",
+    "ASSAY_WHITELABEL_PAGE_TITLE": 'Acme "Ops" console',
+    "ASSAY_WHITELABEL_PARENT_URL": "https://intranet.acme.example/",
+    "ASSAY_WHITELABEL_PARENT_NAME": "Intranet <home>",
+    "ASSAY_WHITELABEL_API_DOCS_URL": "/api/v1/docs?brand=acme",
+    "ASSAY_WHITELABEL_CSS_URL": "/theme.css?brand=extra",
+    "ASSAY_WHITELABEL_FAVICON_URL": "/static/favicon.svg?brand=icon",
+    "ASSAY_WHITELABEL_DEFAULT_NAMESPACE": "operations",
+    "ASSAY_WHITELABEL_DEFAULT_THEME": "dark",
+    "ASSAY_WHITELABEL_ACCENT": "#1f6feb",
+}
+ADMIN_EMAIL = "first@acme.example"
+ADMIN_PASSWORD = "a long phrase for the first administrator"
+
+
+@pytest.fixture(scope="module")
+async def fresh_platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalPlatform]:
+    """A platform of its own (SQLite, its own NATS) that made no administrator."""
+    options = PlatformOptions(
+        data_dir=tmp_path_factory.mktemp("fresh"),
+        port=free_port(),
+        env={**AUTH_TEST_ENV, **BRANDING},
+        restart_crashed=False,
+        make_admin=False,
+    )
+    platform = LocalPlatform(options)
+    await platform.start()
+    try:
+        yield platform
+    finally:
+        await platform.stop()
+
+
+@pytest.fixture
+async def fresh_page(browser: Browser, fresh_platform: LocalPlatform) -> AsyncIterator[Page]:
+    context = await browser.new_context(base_url=fresh_platform.url, viewport={"width": 1280, "height": 800})
+    opened = await context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    await context.close()
+    assert not errors, errors
+
+
+async def test_the_first_administrator_is_made_on_the_first_run_page(
+    fresh_page: Page, fresh_platform: LocalPlatform
+) -> None:
+    page = fresh_page
+    await page.goto("/login")
+    await expect(page.get_by_text("This platform has no users yet.")).to_be_visible()
+    await page.get_by_role("link", name="Set it up").click()
+    await expect(page).to_have_url(f"{fresh_platform.url}/setup")
+
+    form = page.locator("#setup-fields:enabled")
+    await expect(form).to_be_visible()
+    await screenshot_both_themes(page, "setup", ready=form)
+    await page.get_by_label("Email").fill(ADMIN_EMAIL)
+    await page.get_by_label("Name").fill("First Admin")
+    await page.get_by_label("Password", exact=True).fill(ADMIN_PASSWORD)
+    await page.get_by_label("Repeat the password").fill("not the same phrase at all")
+    await page.get_by_role("button", name="Create the administrator").click()
+    await expect(page.locator("#setup-message")).to_contain_text("The two passwords differ")
+
+    await page.get_by_label("Repeat the password").fill(ADMIN_PASSWORD)
+    await page.get_by_role("button", name="Create the administrator").click()
+
+    # Signed in as an administrator: the console with the administrators' pages.
+    await expect(page).to_have_url(re.compile(re.escape(fresh_platform.url) + r"/(\?.*)?$"))
+    await expect(
+        page.get_by_role("navigation", name="Console").get_by_role("link", name="Users")
+    ).to_be_visible()
+
+    # Only once: the page now says so, and the API refuses a second first administrator.
+    await page.goto("/setup")
+    await expect(page.get_by_text("This platform is set up already.")).to_be_visible()
+    async with httpx.AsyncClient(base_url=fresh_platform.url) as anonymous:
+        second = {"email": "second@acme.example", "password": ADMIN_PASSWORD}
+        answer = await anonymous.post("/api/v1/auth/setup", json=second)
+    assert answer.status_code == 409, answer.text
+
+
+async def test_every_branding_variable_shows_escaped(fresh_page: Page) -> None:
+    page = fresh_page
+    await page.goto("/login")
+    await page.get_by_label("Email").fill(ADMIN_EMAIL)
+    await page.get_by_label("Password", exact=True).fill(ADMIN_PASSWORD)
+    await page.get_by_role("button", name="Sign in", exact=True).click()
+    await expect(page.locator("#page-title")).to_be_visible()
+
+    await expect(page).to_have_title(re.compile(r'· Acme "Ops" console$'))
+    brand = page.locator(".topbar .brand")
+    await expect(brand.locator(".brand-name")).to_have_text("Acme <b>Ops</b>")
+    await expect(brand.locator(".brand-subtitle")).to_have_text("Control <i>room</i>")
+    assert await page.locator("b, i").count() == 0, "branding text became markup"
+    await expect(brand.locator("img.brand-logo")).to_have_attribute("src", "/static/favicon.svg?brand=logo")
+    parent = page.get_by_role("link", name="Intranet <home>")
+    await expect(parent).to_have_attribute("href", "https://intranet.acme.example/")
+    await expect(page.get_by_role("link", name="API reference")).to_have_attribute(
+        "href", "/api/v1/docs?brand=acme"
+    )
+    await expect(page.locator('link[rel="stylesheet"][href="/theme.css?brand=extra"]')).to_have_count(1)
+    await expect(page.locator('link[rel="icon"]')).to_have_attribute("href", "/static/favicon.svg?brand=icon")
+    await expect(page.locator("body")).to_have_attribute("data-default-namespace", "operations")
+    # The default theme applies while the visitor has not chosen one; the accent reaches the tokens.
+    await expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    accent = await page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--accent')")
+    assert accent.strip() == "#1f6feb"
+    await check_accessibility(page, "the branded console")
+    # The mark stands in for a logo on the sign-in card of the same platform.
+    await page.context.clear_cookies()
+    await page.goto("/login")
+    await expect(page).to_have_title(re.compile(r'Acme "Ops" console$'))
+
+
+async def test_the_theme_choice_is_remembered(fresh_page: Page) -> None:
+    page = fresh_page
+    await page.goto("/login")
+    await page.get_by_label("Email").fill(ADMIN_EMAIL)
+    await page.get_by_label("Password", exact=True).fill(ADMIN_PASSWORD)
+    await page.get_by_role("button", name="Sign in", exact=True).click()
+    theme = page.get_by_label("Theme")
+    html = page.locator("html")
+    await expect(theme).to_have_value("dark")  # nothing chosen yet: the branding's default
+    await expect(html).to_have_attribute("data-theme", "dark")
+
+    await theme.select_option("light")
+    await expect(html).to_have_attribute("data-theme", "light")
+    await page.reload()
+    await expect(html).to_have_attribute("data-theme", "light")
+    await expect(page.get_by_label("Theme")).to_have_value("light")
+
+    # Auto follows the system, live.
+    await page.get_by_label("Theme").select_option("auto")
+    await expect(html).not_to_have_attribute("data-theme", re.compile(".*"))
+    background = "getComputedStyle(document.body).backgroundColor"
+    await page.emulate_media(color_scheme="light")
+    light = await page.evaluate(background)
+    await page.emulate_media(color_scheme="dark")
+    assert await page.evaluate(background) != light
+    await page.reload()
+    await expect(page.get_by_label("Theme")).to_have_value("auto")
