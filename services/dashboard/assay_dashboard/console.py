@@ -13,7 +13,7 @@ visitor who is not signed in to `/login`, to come back afterwards.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -173,8 +173,11 @@ def _endpoint(page: Page, registry: Registry) -> Callable[[Request], Awaitable[R
         viewer = Viewer(principal, [group for group in groups if group.pages])
         if not may_open:
             needed = page.needs.need(request.path_params, query)
+            # The refusal is the page's title and chrome without its script, which would look
+            # for the elements of a page that is not there.
+            refused = replace(page, script=None)
             html = rendering.render(
-                "console/forbidden.html", request, page=page, viewer=viewer, needed=str(needed)
+                "console/forbidden.html", request, page=refused, viewer=viewer, needed=str(needed)
             )
             return rendering.html(html, status_code=403)
         html = rendering.render(page.template, request, page=page, viewer=viewer)
