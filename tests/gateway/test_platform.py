@@ -55,7 +55,8 @@ async def test_version_lists_the_gateway_and_every_service(stack: Stack, side_ga
     assert set(report["services"]) == SERVICES
     assert report["services"]["gateway"]["version"] == report["version"]
     assert all(service["version"] for service in report["services"].values())
-    assert side["services"]["vault"]["version"] == "9.9.9"
+    assert all(service["build"] == "" for service in report["services"].values())  # no build was named
+    assert (side["services"]["vault"]["version"], side["services"]["vault"]["build"]) == ("9.9.9", "f00dfeed")
 
 
 async def test_modules_list_each_service_its_paths_and_reachability(stack: Stack) -> None:

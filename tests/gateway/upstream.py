@@ -107,7 +107,11 @@ class FakeService:
         elif path == "/healthz":
             await _send(writer, 200, _json({"status": "ok", "service": "vault"}))
         elif path == "/version":
-            await _send(writer, 200, _json({"service": "vault", "version": "9.9.9", "python": "3"}))
+            await _send(
+                writer,
+                200,
+                _json({"service": "vault", "version": "9.9.9", "python": "3", "build": "f00dfeed"}),
+            )
         elif path.endswith("/echo"):
             echo = _json({"headers": request.headers, "body": request.body.decode()})
             await _send(writer, 200, echo, [*HOP_BY_HOP_RESPONSE, ("X-Upstream-Ordinary", "kept")])

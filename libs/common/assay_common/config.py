@@ -176,6 +176,11 @@ class CommonSettings(AssaySettings):
     )
     db_schema: str | None = Field(default=None, description="Postgres schema; default: the service name")
     nats_url: str = "nats://127.0.0.1:4222"
+    build: str = Field(
+        default="",
+        description="What the service was built from (e.g. the source commit); the image sets it from "
+        "its ASSAY_BUILD build argument; shown by /version and the console",
+    )
     events_stream: str = "ASSAY_EVENTS"
     audit_stream: str = "ASSAY_AUDIT"
     subject_prefix: str = Field(default="assay", description="First token of event subjects")

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response
 
 from assay_common import telemetry
@@ -130,6 +130,7 @@ class VersionInfo(BaseModel):
     service: str
     version: str
     python: str
+    build: str = Field(description="What the service was built from (setting `build`); empty when not told")
 
 
 async def runtime(request: Request) -> Runtime:
@@ -277,7 +278,9 @@ def _standard_router(definition: ServiceDefinition, version: str) -> APIRouter:
 
     @router.get("/version", response_model=VersionInfo, summary="Version")
     async def version_info() -> VersionInfo:
-        return VersionInfo(service=name, version=version, python=platform.python_version())
+        return VersionInfo(
+            service=name, version=version, python=platform.python_version(), build=definition.settings.build
+        )
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:

@@ -40,6 +40,9 @@ class PlatformHealth(BaseModel):
 class ServiceVersion(BaseModel):
     version: str | None = None
     python: str | None = None
+    build: str | None = Field(
+        default=None, description="What it was built from (e.g. a commit); empty: not told"
+    )
     error: str | None = Field(default=None, description="Why the service could not be asked")
 
 
@@ -91,13 +94,20 @@ def _version_of(probe: Probe) -> ServiceVersion:
     body = probe.body if isinstance(probe.body, dict) else {}
     if probe.error is not None or probe.status_code != 200 or not isinstance(body.get("version"), str):
         return ServiceVersion(error=probe.error or f"unexpected answer {probe.status_code}")
-    python = body.get("python")
-    return ServiceVersion(version=body["version"], python=python if isinstance(python, str) else None)
+    python, build = body.get("python"), body.get("build")
+    return ServiceVersion(
+        version=body["version"],
+        python=python if isinstance(python, str) else None,
+        build=build if isinstance(build, str) else None,
+    )
 
 
 async def versions(gateway: Gateway) -> PlatformVersion:
     probes = await gateway.upstreams.probe_all("/version", gateway.settings.health_timeout_seconds)
-    services = {GATEWAY: ServiceVersion(version=gateway.version, python=platform.python_version())}
+    own = ServiceVersion(
+        version=gateway.version, python=platform.python_version(), build=gateway.settings.build
+    )
+    services = {GATEWAY: own}
     services.update({name: _version_of(probe) for name, probe in probes.items()})
     return PlatformVersion(version=gateway.version, services=services)
 

@@ -1,4 +1,5 @@
-// Settings: the version every service runs (and its Python), from the gateway's /api/v1/version.
+// Settings: the version and build every service runs (and its Python), from the gateway's
+// /api/v1/version.
 import { api, renderProblem } from "../api.js";
 import { el, fill, table } from "../dom.js";
 
@@ -12,6 +13,7 @@ async function loadVersions() {
     const columns = [
       { label: "Service", value: (s) => s.name },
       { label: "Version", value: (s) => el("span", { className: "mono", text: s.version || "—" }) },
+      { label: "Build", value: (s) => el("span", { className: "mono", text: s.build || "—" }) },
       { label: "Python", value: (s) => el("span", { className: "mono", text: s.python || "—" }) },
       { label: "Problem", value: (s) => (s.error ? el("span", { className: "failing", text: s.error }) : "—") },
     ];
