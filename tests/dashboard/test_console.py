@@ -179,6 +179,26 @@ async def test_static_files_are_only_those_of_the_console(stack: Stack) -> None:
         assert response.json()["code"] == "not_found"
 
 
+async def test_text_is_sent_compressed_to_a_browser_that_takes_it(anonymous: httpx.AsyncClient) -> None:
+    for path in ("/login", "/static/dashboard.css", "/static/js/dom.js"):
+        compressed = await anonymous.get(path, headers={"accept-encoding": "gzip"})
+        plain = await anonymous.get(path, headers={"accept-encoding": "identity"})
+        assert compressed.headers["content-encoding"] == "gzip", path
+        assert "content-encoding" not in plain.headers, path
+        assert compressed.text == plain.text  # httpx decoded it
+        assert int(compressed.headers["content-length"]) < len(plain.content) / 2, path
+
+
+async def test_a_static_file_the_browser_holds_is_not_sent_again(anonymous: httpx.AsyncClient) -> None:
+    first = await anonymous.get("/static/js/live.js")
+    again = await anonymous.get("/static/js/live.js", headers={"if-none-match": first.headers["etag"]})
+    stale = await anonymous.get("/static/js/live.js", headers={"if-none-match": '"another"'})
+
+    assert (first.status_code, first.headers["cache-control"]) == (200, "no-cache")
+    assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", first.headers["etag"])
+    assert stale.status_code == 200 and stale.content == first.content
+
+
 async def test_the_theme_stylesheet_is_empty_without_an_accent(stack: Stack) -> None:
     response = await stack.client.get("/theme.css")
 

@@ -288,6 +288,22 @@ async def test_the_event_catalogue_is_an_asyncapi_document(stack: Stack) -> None
     assert any(address.startswith(f"{stack.subjects.events_prefix}.") for address in addresses)
 
 
+async def test_the_types_list_names_every_event_of_the_stream_and_no_audit_record(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.url) as anonymous:
+        listed = (await anonymous.get("/api/v1/events/types")).json()["types"]
+    document = (await stack.client.get("/api/v1/events/asyncapi.json")).json()
+
+    names = [entry["type"] for entry in listed]
+    assert {CREATED, DELETED} <= set(names) and names == sorted(names)
+    on_the_stream = {
+        channel["title"]
+        for channel in document["channels"].values()
+        if channel["address"].startswith(f"{stack.subjects.events_prefix}.")
+    }
+    assert set(names) == on_the_stream
+    assert all(entry["summary"] and entry["service"] for entry in listed)
+
+
 async def test_open_event_stream_does_not_hold_up_gateway_shutdown(
     stack: Stack, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -5,6 +5,7 @@ them, without HTTP in between. Each test gets a database of its own on each back
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from assay_workflow.domain.workflows import RunFilter, StartRequest, Workflows
 from assay_workflow.settings import WorkflowSettings
 from assay_workflow.store import activities as activity_store
 from assay_workflow.store import runs as run_store
+from assay_workflow.store import tables
 from assay_workflow.store import workers as worker_store
 from assay_workflow.store.namespaces import NamespaceUsage
 from assay_workflow.store.queues import QueueStats
@@ -588,6 +590,19 @@ async def test_the_latest_query_state_is_the_one_read(engine: Engine) -> None:
 
     state = await Workflows(engine).query_state("main", "w", None)
     assert (state.state, state.event_seq) == ({"stage": "done", "progress": 1.0}, 2)
+    # A state like the last one moves its seq on and is not announced again.
+    await signal(engine, "w")
+    await flow.next({"type": "record_query_state", "state": {"progress": 1.0, "stage": "done"}})
+    assert (await Workflows(engine).query_state("main", "w", None)).event_seq == 3
+    assert await query_state_announcements(engine) == [1, 2]
+
+
+async def query_state_announcements(engine: Engine) -> list[int]:
+    """The `event_seq` of every `query_state_updated` event waiting in the outbox, in order."""
+    async with engine.db.read() as conn:
+        bodies = (await conn.execute(sa.select(tables.outbox.c.body).order_by(tables.outbox.c.id))).scalars()
+        events = [json.loads(body) for body in bodies]
+    return [e["data"]["event_seq"] for e in events if e["type"] == "assay.workflow.query_state_updated"]
 
 
 # smoke_backends.rs: worker_register_heartbeat_list

@@ -58,6 +58,7 @@ TABLE: tuple[tuple[str, str, str], ...] = (
     ("GET", "/api/v1/modules", "signed_in"),
     ("GET", "/api/v1/events/stream", "platform:assay#view"),
     ("GET", "/api/v1/events/asyncapi.json", "public"),
+    ("GET", "/api/v1/events/types", "public"),
     # ---- workflow: namespaces ----------------------------------------------------------------------
     ("POST", "/api/v1/namespaces", "platform:assay#operate"),
     ("GET", "/api/v1/namespaces", "signed_in"),  # lists only the namespaces the caller can view

@@ -2,7 +2,9 @@
 `ASSAY_WHITELABEL_*` variable set: the first-run page makes the first administrator, who lands in
 a console that wears the branding, every value escaped, adds a passkey on the account page with
 Chromium's virtual authenticator and signs in with it. The platform is reached as `localhost`,
-the passkeys' relying party (WebAuthn takes no IP address as one)."""
+the passkeys' relying party (WebAuthn takes no IP address as one). Its NATS server is its own, so
+a test may purge its event stream: a page whose cursor the stream no longer holds reloads its
+data."""
 
 from __future__ import annotations
 
@@ -10,12 +12,14 @@ import re
 from collections.abc import AsyncIterator
 
 import httpx
+import nats
 import pytest
 from playwright.async_api import Browser, Page, expect
 
 from assay.local import LocalPlatform, PlatformOptions, free_port
 from tests.auth_api import AUTH_TEST_ENV
 from tests.dashboard.browser.conftest import check_accessibility, screenshot_both_themes
+from tests.dashboard.browser.relay import TcpRelay
 
 #: Every variable, with markup in the texts: it must show as text, never as markup.
 BRANDING = {
@@ -202,3 +206,47 @@ async def test_a_passkey_added_on_the_account_page_signs_in(fresh_page: Page) ->
     await page.get_by_role("button", name="Sign in with a passkey").click()
     await expect(page).to_have_url(re.compile(r"/workflows$"))
     await expect(page.locator("#account-name")).to_have_text("First Admin")
+
+
+async def test_a_page_reloads_its_data_when_the_stream_lost_its_place(
+    browser: Browser, fresh_platform: LocalPlatform
+) -> None:
+    port = int(fresh_platform.url.rsplit(":", 1)[1])
+    relay = TcpRelay(port)
+    await relay.start()
+    context = await browser.new_context(base_url=relay.url.replace("127.0.0.1", "localhost"))
+    try:
+        page = await context.new_page()
+        await sign_in_with_password(page)
+        await page.goto("/namespaces")
+        await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+        await expect(page.locator("#page-root").get_by_text("main", exact=True)).to_be_visible()
+
+        await relay.cut()
+        async with httpx.AsyncClient(base_url=fresh_platform.url) as api:
+            signed_in = await api.post(
+                "/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+            )
+            assert signed_in.status_code == 200, signed_in.text
+            made = await api.post(
+                "/api/v1/namespaces",
+                json={"name": "made-while-away"},
+                headers={"x-csrf-token": api.cookies["assay_csrf"]},
+            )
+            assert made.status_code == 201, made.text
+        # The stream forgets everything, that event included: the page's cursor is gone.
+        bus = await nats.connect(fresh_platform.nats_url)
+        try:
+            await bus.jetstream().purge_stream("ASSAY_EVENTS")
+        finally:
+            await bus.close()
+        await relay.resume()
+
+        await expect(page.locator("#page-root").get_by_text("made-while-away", exact=True)).to_be_visible(
+            timeout=30_000
+        )
+        await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+        assert await page.evaluate("performance.getEntriesByType('navigation').length") == 1
+    finally:
+        await context.close()
+        await relay.stop()

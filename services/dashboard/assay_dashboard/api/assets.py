@@ -23,19 +23,24 @@ MEDIA_TYPES = {
     ".ico": "image/x-icon",
     ".woff2": "font/woff2",
 }
-#: Revalidated on every use: URLs carry the version, but a file may change within one.
+#: Revalidated on every use (a 304 when the browser's copy is current): URLs carry the version,
+#: but a file may change within one.
 CACHE_CONTROL = "no-cache"
 
 
 @router.get("/static/{name:path}", include_in_schema=False)
-async def static_asset(name: str, request: Request) -> FileResponse:
+async def static_asset(name: str, request: Request) -> Response:
     file = (STATIC / name).resolve()
     media_type = MEDIA_TYPES.get(file.suffix)
     if media_type is None or not file.is_relative_to(STATIC) or not file.is_file():
         raise NotFound(f"no static file {name!r}")
     rendering: Rendering = request.app.state.rendering
     headers = {**rendering.headers, "cache-control": CACHE_CONTROL}
-    return FileResponse(file, media_type=media_type, headers=headers)
+    response = FileResponse(file, media_type=media_type, headers=headers, stat_result=file.stat())
+    if request.headers.get("if-none-match") == response.headers["etag"]:
+        # The browser's copy is this file: it keeps using it, nothing is sent again.
+        return Response(status_code=304, headers={**headers, "etag": response.headers["etag"]})
+    return response
 
 
 @router.get("/theme.css", include_in_schema=False)

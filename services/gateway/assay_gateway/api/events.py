@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
 from assay_common.events.asyncapi import build_document
+from assay_common.events.envelope import CATALOGUE
 from assay_common.problems import problems
 from assay_gateway.authorization import admit
 from assay_gateway.feed import EventFeed, EventFilter
@@ -91,6 +92,33 @@ async def stream_events(
     # The header wins: a browser's EventSource sends it on reconnect, newer than the URL's cursor.
     await feed.open(after=last_event_id_header if last_event_id_header is not None else last_event_id)
     return EventStreamResponse(feed, event_filter, edge.settings.sse_keepalive_seconds)
+
+
+class EventTypeOut(BaseModel):
+    type: str = Field(description="The CloudEvents type, also the `event:` name of its stream frames")
+    service: str
+    summary: str
+
+
+class EventTypeList(BaseModel):
+    types: list[EventTypeOut]
+
+
+@router.get(
+    "/types",
+    response_model=EventTypeList,
+    summary="The types of event the stream carries",
+    description="Their names only: what a browser's EventSource needs to listen to every frame "
+    "(the full schemas are in `asyncapi.json`).",
+)
+async def event_types() -> EventTypeList:
+    return EventTypeList(
+        types=[
+            EventTypeOut(type=name, service=cls.event_service, summary=cls.event_summary)
+            for name, cls in sorted(CATALOGUE.items())
+            if not cls.event_audit  # audit records go to ASSAY_AUDIT, never to this stream
+        ]
+    )
 
 
 @router.get(

@@ -255,9 +255,11 @@ async def apply_commands(scope: RunScope, commands: list[c.AnyCommand]) -> list[
                 # A new task lets code that waits on the upsert go on at once.
                 await scope.make_task()
         elif isinstance(command, c.RecordQueryState):
-            await run_store.save_query_state(
+            changed = await run_store.save_query_state(
                 scope.conn, scope.run.run_id, command.state, scope.last_seq, scope.now
             )
+            if changed:
+                await scope.emit(events.QueryStateUpdated(**scope.ids(), event_seq=scope.last_seq))
         else:
             await close_run(scope, command)
     return scheduled

@@ -324,10 +324,16 @@ async def events(
 
 async def save_query_state(
     conn: AsyncConnection, run_id: uuid.UUID, state: dict[str, Json], event_seq: int, now: datetime
-) -> None:
+) -> bool:
+    """Store the run's query state as of history event `event_seq`; whether the state differs
+    from the one stored before (a first state does)."""
     values = {"state": state, "event_seq": event_seq, "updated_at": now}
-    await conn.execute(query_state.delete().where(query_state.c.run_id == run_id))
-    await conn.execute(query_state.insert().values(run_id=run_id, **values))
+    stored = (await conn.execute(sa.select(query_state.c.state).where(query_state.c.run_id == run_id))).first()
+    if stored is None:
+        await conn.execute(query_state.insert().values(run_id=run_id, **values))
+        return True
+    await conn.execute(query_state.update().where(query_state.c.run_id == run_id).values(**values))
+    return bool(stored.state != state)
 
 
 async def get_query_state(conn: AsyncConnection, run_id: uuid.UUID) -> QueryStateRow | None:

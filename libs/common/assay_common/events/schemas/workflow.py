@@ -35,6 +35,16 @@ class RunEvent(EventData):
     run_id: str
 
 
+@event_type(
+    "workflow",
+    "query_state_updated",
+    "A run recorded a query state that differs from its previous one (read it at `GET …/state`)",
+)
+class QueryStateUpdated(RunEvent):
+    #: The last history event the state reflects.
+    event_seq: int
+
+
 @event_type("workflow", "workflow_started", "A workflow run started")
 class WorkflowStarted(RunEvent):
     workflow_type: str

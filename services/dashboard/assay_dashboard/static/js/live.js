@@ -6,7 +6,7 @@
 // subscribers to reload their data ("resync"). It drives the connection indicator in the header.
 
 const STREAM = "/api/v1/events/stream";
-const CATALOGUE = "/api/v1/events/asyncapi.json";
+const TYPES = "/api/v1/events/types";
 const RETRY_MS = [1000, 2000, 5000, 10000, 30000];
 
 const subscribers = new Set();
@@ -31,13 +31,12 @@ function indicate(state, detail) {
 }
 
 // Frames are named by their CloudEvents type, and EventSource hands named frames only to
-// listeners of that name: so every type of the catalogue gets a listener.
+// listeners of that name: so every type the stream carries gets a listener.
 async function eventTypes() {
   if (types) return types;
-  const response = await fetch(CATALOGUE, { headers: { accept: "application/json" }, credentials: "same-origin" });
-  if (!response.ok) throw new Error(`the event catalogue answered ${response.status}`);
-  const catalogue = await response.json();
-  types = Object.values(catalogue.components.messages).map((message) => message.name);
+  const response = await fetch(TYPES, { headers: { accept: "application/json" }, credentials: "same-origin" });
+  if (!response.ok) throw new Error(`the list of event types answered ${response.status}`);
+  types = (await response.json()).types.map((known) => known.type);
   return types;
 }
 

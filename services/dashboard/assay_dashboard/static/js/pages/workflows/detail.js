@@ -1,14 +1,11 @@
 // One workflow: its latest run (or the run of `?run_id=`) in tabs, the chosen tab in the URL
 // (`?tab=`) so that a reload or a shared link opens it again. Live events of the workflow refresh
-// what changed: the run, its query state, its history (new events are appended) and its children.
-//
-// The query state is recorded by the workflow task that follows an event (no event says it
-// changed): after each event the state is read again, a few times within seconds, until it
-// covers the run's latest history event.
+// what changed: the run, its history (new events are appended) and its children; the query state
+// (the Steps tab) is read again when the run announces a new one (`query_state_updated`).
 import { api, query, renderProblem } from "../../api.js";
 import { badge, currentNamespace, el, fill, formatDuration, formatTime, prettyJson, setQueryParam, table, tabs, timeElement } from "../../dom.js";
 import { connect, onResync, subscribe } from "../../live.js";
-import { isOpen, runActions, runHref, runLink } from "./common.js";
+import { runActions, runHref, runLink } from "./common.js";
 import { pipelineView } from "./steps.js";
 
 const root = document.getElementById("page-root");
@@ -18,8 +15,6 @@ const actions = document.getElementById("run-actions");
 const workflowId = root.dataset.workflowId;
 const pinnedRunId = root.dataset.runId || undefined;
 const namespace = currentNamespace();
-// Delays of the reads of the query state after an event (ms), until it covers the history.
-const STATE_FOLLOW_UPS = [250, 500, 1000, 2000];
 
 const run = { current: null, state: null, stateGone: false, events: [], children: [] };
 const panels = {
@@ -105,23 +100,12 @@ async function refresh({ children = false } = {}) {
   }
 }
 
-function stateIsBehind() {
-  if (!run.current || !isOpen(run.current) || !run.events.length) return false;
-  return !run.state || run.state.event_seq < run.events.at(-1).seq;
-}
-
-const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-let followed = 0;
-
-async function refreshAfterEvent(children) {
-  const mine = ++followed;
-  await refresh({ children });
-  for (const delay of STATE_FOLLOW_UPS) {
-    if (mine !== followed || !stateIsBehind()) return;
-    await pause(delay);
-    if (mine !== followed) return;
-    await loadState().catch(() => null);
+async function refreshState() {
+  try {
+    await loadState();
     render();
+  } catch (problem) {
+    renderProblem(error, problem);
   }
 }
 
@@ -274,8 +258,10 @@ async function sendStepAction(payload) {
 subscribe({ type: "assay.workflow.*" }, (event) => {
   const data = event.data || {};
   if (data.namespace !== namespace) return;
-  if (data.workflow_id === workflowId) refreshAfterEvent(false);
-  else if (data.parent_workflow_id === workflowId || run.children.some((child) => child.workflow_id === data.workflow_id)) refreshAfterEvent(true);
+  if (data.workflow_id === workflowId) {
+    if (event.type === "assay.workflow.query_state_updated") refreshState();
+    else refresh();
+  } else if (data.parent_workflow_id === workflowId || run.children.some((child) => child.workflow_id === data.workflow_id)) refresh({ children: true });
 });
 onResync(() => refresh({ children: true }));
 connect({ service: "workflow", namespace });
