@@ -328,7 +328,8 @@ async def save_query_state(
     """Store the run's query state as of history event `event_seq`; whether the state differs
     from the one stored before (a first state does)."""
     values = {"state": state, "event_seq": event_seq, "updated_at": now}
-    stored = (await conn.execute(sa.select(query_state.c.state).where(query_state.c.run_id == run_id))).first()
+    found = sa.select(query_state.c.state).where(query_state.c.run_id == run_id)
+    stored = (await conn.execute(found)).first()
     if stored is None:
         await conn.execute(query_state.insert().values(run_id=run_id, **values))
         return True
