@@ -31,7 +31,6 @@ import argparse
 import asyncio
 import contextlib
 import importlib.metadata
-import platform
 import secrets
 import statistics
 import tempfile
@@ -46,7 +45,7 @@ from playwright.async_api import Browser, BrowserContext, CDPSession, Page, asyn
 from temporalio.client import Client as TemporalClient
 
 from assay.local import LocalPlatform, PlatformOptions, free_port
-from bench.report import emit, progress
+from bench.report import emit, machine, progress
 from bench.vault import load_average
 from bench.workflow import temporal_server
 from tests.dashboard.browser.chromium import CHROMIUM, CHROMIUM_ARGS
@@ -278,7 +277,7 @@ def kib(value: float) -> str:
 
 
 def report(args: argparse.Namespace, result: Run, chromium_version: str) -> None:
-    emit(f"### Run of {time.strftime('%Y-%m-%d')}: {platform.platform()}, Python {platform.python_version()}")
+    emit(f"### Run of {time.strftime('%Y-%m-%d')}: {machine()}")
     emit("")
     emit(f"Command: `./run python -m bench.dashboard --workflows {args.workflows} --visits {args.visits}`")
     emit("")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import sys
+
+import psutil
 
 
 def emit(line: str) -> None:
@@ -25,3 +29,10 @@ def percentile(values: list[float], p: float) -> float:
 
 def p50_p99(values: list[float], digits: int = 1) -> str:
     return f"{percentile(values, 50):.{digits}f} / {percentile(values, 99):.{digits}f} ms"
+
+
+def machine() -> str:
+    """The machine a run is on, as the run headings name it."""
+    memory = psutil.virtual_memory().total / 2**30
+    python = platform.python_version()
+    return f"{os.cpu_count()} cores, {memory:.0f} GiB, {platform.platform()}, Python {python}"
