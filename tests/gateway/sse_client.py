@@ -36,6 +36,9 @@ class EventStream:
     def __init__(self, response: httpx.Response) -> None:
         self.response = response
         self._lines = response.aiter_lines()
+        #: The last `id` the stream named, with or without an event (what EventSource would send
+        #: as Last-Event-ID on reconnecting).
+        self.last_id: str | None = None
 
     async def next(self, within: float = 10.0, *, comments: bool = False) -> Frame:
         """The next event (or comment, when asked for) within `within` seconds."""
@@ -68,7 +71,7 @@ class EventStream:
             name, _, value = line.partition(":")
             value = value.removeprefix(" ")
             if name == "id":
-                event_id = value
+                event_id = self.last_id = value
             elif name == "event":
                 event = value
             elif name == "data":

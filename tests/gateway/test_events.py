@@ -227,6 +227,21 @@ async def test_an_idle_stream_sends_keepalive_comments(side_gateway: SideGateway
     assert all(c.is_comment and c.data == "keep-alive" for c in comments)
 
 
+async def test_the_stream_names_where_it_starts_so_a_client_without_events_resumes_there(
+    side_gateway: SideGateway,
+) -> None:
+    before = await publish(side_gateway, "workflow", "ticked")
+    async with open_stream(side_gateway.client, params={"service": "nobody"}) as stream:
+        await stream.next(within=5, comments=True)  # the opening block, then a keep-alive
+        assert stream.last_id == str(before)
+    missed = [await publish(side_gateway, "workflow", "ticked") for _ in range(3)]
+
+    async with open_stream(side_gateway.client, headers={"last-event-id": str(before)}) as again:
+        received = await again.events(3)
+
+    assert [frame.sequence for frame in received] == missed
+
+
 async def consumer_count(side: SideGateway) -> int:
     return int((await side.bus.js.stream_info(side.stream)).state.consumer_count)
 

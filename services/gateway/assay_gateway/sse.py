@@ -60,11 +60,14 @@ class EventStreamResponse(Response):
     async def _stream(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         # A first body chunk makes servers and proxies flush the headers: the client knows at once
-        # that it is subscribed.
+        # that it is subscribed. Its `id` (a block without data dispatches nothing) is where the
+        # stream starts: a client that loses the connection before any event comes resumes from
+        # there, so it misses nothing either.
+        opened_after = self.feed.next_sequence - 1
         await send(
             {
                 "type": "http.response.body",
-                "body": b"retry: %d\n\n" % RECONNECT_MILLISECONDS,
+                "body": b"retry: %d\nid: %d\n\n" % (RECONNECT_MILLISECONDS, opened_after),
                 "more_body": True,
             }
         )

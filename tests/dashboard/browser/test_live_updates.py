@@ -75,3 +75,20 @@ async def test_events_during_a_lost_connection_appear_after_it_returns(
     )
     # Still the same page: nothing was reloaded to get there.
     assert await page.evaluate("performance.getEntriesByType('navigation').length") == 1
+
+
+async def test_a_page_that_saw_no_event_yet_misses_nothing_either(
+    relayed_page: Page, relay: TcpRelay, stack: Stack, unique: str
+) -> None:
+    page = relayed_page
+    indicator = page.locator("#connection")
+    await expect(indicator).to_have_attribute("data-state", "live")
+
+    await relay.cut()
+    await expect(indicator).to_have_attribute("data-state", re.compile("reconnecting|offline"))
+    meanwhile = f"{unique}-first"
+    assert (await stack.client.post("/api/v1/namespaces", json={"name": meanwhile})).status_code == 201
+    await relay.resume()
+
+    # The stream told the browser where it began, so it resumes from there.
+    await expect(page.locator("#events").get_by_text(meanwhile, exact=True)).to_have_count(1, timeout=30_000)

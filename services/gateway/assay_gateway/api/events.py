@@ -23,7 +23,8 @@ Domain events as they happen, as Server-Sent Events. Each frame is `id: <stream 
 `event: <CloudEvents type>`, `data: <the CloudEvent as JSON>`; comment lines keep the connection
 alive. Reconnect with the last `id` as `Last-Event-ID` (or `?last_event_id=`) to get every event
 after it, then live ones, with no gap and no duplicate. A cursor older than the stream retains
-is answered with 410. Without a cursor the stream starts with the next new event.
+is answered with 410. Without a cursor the stream starts with the next new event; the first block
+(`id` without data) names where it starts, so a reconnect before any event misses nothing.
 """
 
 

@@ -14,6 +14,9 @@ const resyncListeners = new Set();
 let source = null;
 let filter = {};
 let lastEventId = null;
+// Set when the stream was lost before this tab saw any event: it has no cursor to ask for what
+// came meanwhile, so once connected again the page reloads what it shows.
+let gap = false;
 let attempts = 0;
 let retryTimer = null;
 let types = null;
@@ -101,6 +104,10 @@ async function open(withCursor) {
   opened.onopen = () => {
     attempts = 0;
     indicate("live");
+    if (gap) {
+      gap = false;
+      resync("reconnected");
+    }
   };
   opened.onerror = () => {
     if (opened.readyState === EventSource.CONNECTING) indicate("reconnecting");
@@ -113,6 +120,7 @@ async function open(withCursor) {
 // status, then act on it.
 async function diagnose(closed) {
   if (closed !== source) return;
+  if (lastEventId === null) gap = true;
   const controller = new AbortController();
   let status = 0;
   try {
