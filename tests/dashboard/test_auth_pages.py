@@ -5,15 +5,12 @@ sign in."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pytest
 
-from tests.auth_api import AuthApi, email
 from tests.conftest import Stack
-from tests.dashboard.test_console import browser_session
+from tests.dashboard.conftest import SignedIn
 
 #: Each page of the auth console with what only it has: its script and the element it fills.
 PAGES = {
@@ -27,32 +24,12 @@ PAGES = {
 LANDMARKS = ('<header class="topbar">', '<nav id="sidebar"', '<main id="main"', '<h1 id="page-title">')
 
 
-@pytest.fixture
-async def admin(stack: Stack, auth_api: AuthApi, unique: str) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
-    """A signed-in administrator's browser and their user id."""
-    address = email(unique, "admin")
-    user = await auth_api.create_user(address, is_admin=True)
-    client = await browser_session(stack, address)
-    yield client, user["id"]
-    await client.aclose()
-
-
-@pytest.fixture
-async def member(stack: Stack, auth_api: AuthApi, unique: str) -> AsyncIterator[httpx.AsyncClient]:
-    """A signed-in user without any role."""
-    address = email(unique, "member")
-    await auth_api.create_user(address)
-    client = await browser_session(stack, address)
-    yield client
-    await client.aclose()
-
-
 def sidebar(html: str) -> str:
     return html.split('<nav id="sidebar"', 1)[1].split("</nav>", 1)[0]
 
 
-async def test_an_administrator_opens_every_auth_page(admin: tuple[httpx.AsyncClient, str]) -> None:
-    client, user_id = admin
+async def test_an_administrator_opens_every_auth_page(admin_session: SignedIn) -> None:
+    client, user_id = admin_session.client, admin_session.user_id
     for path, (script, content) in {**PAGES, f"/auth/users/{user_id}": ("pages/auth/user.js", "")}.items():
         response = await client.get(path)
 
@@ -69,8 +46,8 @@ async def test_an_administrator_opens_every_auth_page(admin: tuple[httpx.AsyncCl
         assert all(f'href="{listed}"' in links for listed in PAGES), path
 
 
-async def test_the_user_page_carries_the_user_id_escaped(admin: tuple[httpx.AsyncClient, str]) -> None:
-    client, user_id = admin
+async def test_the_user_page_carries_the_user_id_escaped(admin_session: SignedIn) -> None:
+    client, user_id = admin_session.client, admin_session.user_id
     page = await client.get(f"/auth/users/{user_id}")
     hostile = await client.get('/auth/users/"><b>x')
 
@@ -80,11 +57,11 @@ async def test_the_user_page_carries_the_user_id_escaped(admin: tuple[httpx.Asyn
 
 
 async def test_a_user_without_the_role_is_refused_and_sees_no_auth_navigation(
-    member: httpx.AsyncClient, admin: tuple[httpx.AsyncClient, str]
+    user_browser: httpx.AsyncClient, admin_session: SignedIn
 ) -> None:
-    _, admin_id = admin
+    admin_id = admin_session.user_id
     for path in [*PAGES, f"/auth/users/{admin_id}"]:
-        response = await member.get(path)
+        response = await user_browser.get(path)
 
         assert response.status_code == 403, path
         assert "<code>platform:assay#administer</code>" in response.text, path

@@ -4,53 +4,18 @@ sign-in redirects, and that every page loads only what its Content-Security-Poli
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
 from assay_dashboard.consoles import declared
-from tests.auth_api import PASSWORD, AuthApi, email
 from tests.conftest import Stack
 
 #: Every page the console declares, a path parameter filled in with a sample value (the page is a
 #: shell whose script asks for the data: it renders whatever the value).
 PAGES = [re.sub(r"\{[a-z_]+\}", "example", page.path) for page in declared().pages]
 NAV_LINK = re.compile(r'<a class="nav-link[^"]*" href="([^"]+)"')
-
-
-async def browser_session(stack: Stack, address: str) -> httpx.AsyncClient:
-    """A client that keeps cookies, as a browser does, signed in as `address`."""
-    client = httpx.AsyncClient(base_url=stack.url, timeout=30)
-    login = await client.post("/api/v1/auth/login", json={"email": address, "password": PASSWORD})
-    assert login.status_code == 200, login.text
-    return client
-
-
-@pytest.fixture
-async def admin_browser(stack: Stack, auth_api: AuthApi, unique: str) -> AsyncIterator[httpx.AsyncClient]:
-    address = email(unique, "admin")
-    await auth_api.create_user(address, is_admin=True)
-    client = await browser_session(stack, address)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def user_browser(stack: Stack, auth_api: AuthApi, unique: str) -> AsyncIterator[httpx.AsyncClient]:
-    """A user without any grant."""
-    address = email(unique, "user")
-    await auth_api.create_user(address)
-    client = await browser_session(stack, address)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def anonymous(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as client:
-        yield client
 
 
 def nav_links(html: str) -> set[str]:

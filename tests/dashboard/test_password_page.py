@@ -4,10 +4,8 @@ self-contained, and the reset it performs works end to end."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 
 from assay_common.events.schemas.auth import open_recovery_delivery
 from tests.auth.test_http_recovery import recovery_events
@@ -16,13 +14,6 @@ from tests.conftest import Stack
 from tests.support import eventually
 
 NEW_PASSWORD = "a brand new passphrase to remember"
-
-
-@pytest.fixture
-async def anonymous(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    """A browser without credentials, as the holder of a link is."""
-    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as client:
-        yield client
 
 
 async def reset(client: httpx.AsyncClient, token: str, new_password: str) -> httpx.Response:

@@ -26,7 +26,7 @@ async def test_the_overview_reads_health_version_and_events_from_the_same_origin
 
     assert '"/api/v1/health"' in overview and '"/api/v1/version"' in overview
     assert 'from "../live.js"' in overview
-    assert '"/api/v1/events/stream"' in live and '"/api/v1/events/asyncapi.json"' in live
+    assert '"/api/v1/events/stream"' in live and '"/api/v1/events/types"' in live
     # Resuming: EventSource's own Last-Event-ID, a cursor on a manual reconnect, a resync on 410.
     assert '"last_event_id"' in live and "status === 410" in live and 'resync("expired")' in live
 

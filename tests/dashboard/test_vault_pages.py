@@ -4,15 +4,12 @@ sign in."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from tests.auth_api import AuthApi, email
 from tests.conftest import Stack
-from tests.dashboard.test_console import browser_session
 
 #: Each page, what only it holds, and its script.
 VAULT_PAGES = {
@@ -29,18 +26,9 @@ LANDMARKS = (
 )
 
 
-@pytest.fixture
-async def admin(stack: Stack, auth_api: AuthApi, unique: str) -> AsyncIterator[httpx.AsyncClient]:
-    address = email(unique, "vault-admin")
-    await auth_api.create_user(address, is_admin=True)
-    client = await browser_session(stack, address)
-    yield client
-    await client.aclose()
-
-
 @pytest.mark.parametrize("path", list(VAULT_PAGES))
-async def test_an_administrator_opens_each_vault_page(admin: httpx.AsyncClient, path: str) -> None:
-    response = await admin.get(path)
+async def test_an_administrator_opens_each_vault_page(admin_browser: httpx.AsyncClient, path: str) -> None:
+    response = await admin_browser.get(path)
 
     assert response.status_code == 200, response.text
     html = response.text
@@ -51,9 +39,9 @@ async def test_an_administrator_opens_each_vault_page(admin: httpx.AsyncClient, 
     assert f'<a class="nav-link" href="{path}" aria-current="page">' in html
 
 
-async def test_the_kv_and_transit_pages_keep_the_mount_of_the_link(admin: httpx.AsyncClient) -> None:
-    kv = await admin.get("/vault/kv", params={"mount": "team-kv", "path": "app/db"})
-    transit = await admin.get("/vault/transit", params={"mount": "team-transit"})
+async def test_the_kv_and_transit_pages_keep_the_mount_of_the_link(admin_browser: httpx.AsyncClient) -> None:
+    kv = await admin_browser.get("/vault/kv", params={"mount": "team-kv", "path": "app/db"})
+    transit = await admin_browser.get("/vault/transit", params={"mount": "team-transit"})
 
     assert kv.status_code == 200 and '<option value="team-kv" selected>team-kv</option>' in kv.text
     assert transit.status_code == 200 and '<option value="team-transit" selected>' in transit.text

@@ -3,7 +3,6 @@ landmarks (the elements its script fills) and sends a visitor without a session 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -38,12 +37,6 @@ LANDMARKS = {
     "/namespaces": ('id="new-namespace"', "pages/workflows/namespaces.js"),
     "/settings": ('id="platform-version"', 'href="/api/v1/events/asyncapi.json"', "pages/settings.js"),
 }
-
-
-@pytest.fixture
-async def anonymous(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as client:
-        yield client
 
 
 @pytest.mark.parametrize("address", LANDMARKS)
