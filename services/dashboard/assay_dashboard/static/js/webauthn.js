@@ -26,6 +26,17 @@ export function passkeysSupported() {
   return typeof window.PublicKeyCredential === "function" && !!navigator.credentials;
 }
 
+/** A credential as the auth service takes it: its ids and, base64url, what its response holds. */
+function asJson(credential, response) {
+  return {
+    id: credential.id,
+    rawId: toText(credential.rawId),
+    type: credential.type,
+    authenticatorAttachment: credential.authenticatorAttachment || undefined,
+    response: { clientDataJSON: toText(credential.response.clientDataJSON), ...response },
+  };
+}
+
 /** `navigator.credentials.create()` with registration options; the credential as JSON. */
 export async function createCredential(options) {
   const publicKey = {
@@ -35,33 +46,19 @@ export async function createCredential(options) {
     excludeCredentials: descriptors(options.excludeCredentials),
   };
   const credential = await navigator.credentials.create({ publicKey });
-  return {
-    id: credential.id,
-    rawId: toText(credential.rawId),
-    type: credential.type,
-    authenticatorAttachment: credential.authenticatorAttachment || undefined,
-    response: {
-      clientDataJSON: toText(credential.response.clientDataJSON),
-      attestationObject: toText(credential.response.attestationObject),
-      transports: credential.response.getTransports ? credential.response.getTransports() : [],
-    },
-  };
+  return asJson(credential, {
+    attestationObject: toText(credential.response.attestationObject),
+    transports: credential.response.getTransports ? credential.response.getTransports() : [],
+  });
 }
 
 /** `navigator.credentials.get()` with authentication options; the assertion as JSON. */
 export async function getCredential(options) {
   const publicKey = { ...options, challenge: toBuffer(options.challenge), allowCredentials: descriptors(options.allowCredentials) };
   const credential = await navigator.credentials.get({ publicKey });
-  return {
-    id: credential.id,
-    rawId: toText(credential.rawId),
-    type: credential.type,
-    authenticatorAttachment: credential.authenticatorAttachment || undefined,
-    response: {
-      clientDataJSON: toText(credential.response.clientDataJSON),
-      authenticatorData: toText(credential.response.authenticatorData),
-      signature: toText(credential.response.signature),
-      userHandle: toText(credential.response.userHandle),
-    },
-  };
+  return asJson(credential, {
+    authenticatorData: toText(credential.response.authenticatorData),
+    signature: toText(credential.response.signature),
+    userHandle: toText(credential.response.userHandle),
+  });
 }
