@@ -90,17 +90,21 @@ async def test_a_reviewer_approves_a_step_from_the_steps_tab(
     signed_in_page: Page, stack: Stack, worker_for: WorkerFor, namespace: str
 ) -> None:
     page = signed_in_page
+    await start(
+        stack,
+        namespace,
+        "release-1",
+        "approval_pipeline",
+        APPROVALS,
+        {"change": "docs", "review_timeout": 600},
+    )
+    # Opened before any worker ran it: no pipeline yet, so no Steps tab.
+    await page.goto(f"/workflows/release-1?namespace={namespace}")
+    await expect(page.get_by_role("tab", name="Overview")).to_have_attribute("aria-selected", "true")
+    await expect(page.get_by_role("tab", name="Steps")).to_have_count(0)
     async with worker_for("approval_pipeline", namespace):
-        await start(
-            stack,
-            namespace,
-            "release-1",
-            "approval_pipeline",
-            APPROVALS,
-            {"change": "docs", "review_timeout": 600},
-        )
-        await page.goto(f"/workflows/release-1?namespace={namespace}")
-
+        # The run records its pipeline: the Steps tab comes, live, and is shown (the visitor chose
+        # no tab).
         steps = page.get_by_role("list", name="Steps")
         approve = page.get_by_role("button", name="approve review")
         await expect(approve).to_be_visible()

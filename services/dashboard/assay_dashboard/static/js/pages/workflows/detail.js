@@ -45,7 +45,11 @@ async function loadRun() {
 
 async function loadState() {
   try {
-    run.state = await api("GET", workflowPath("/state"));
+    const found = await api("GET", workflowPath("/state"));
+    // Reads overlap (an event's refresh and a query_state_updated), and their answers may come
+    // back in any order: a state never replaces a newer one of the same run.
+    const older = run.state && run.state.run_id === found.run_id && found.event_seq < run.state.event_seq;
+    if (!older) run.state = found;
     run.stateGone = false;
   } catch (problem) {
     if (problem.status !== 404 && problem.status !== 410) throw problem;
@@ -198,12 +202,20 @@ function pipeline() {
   return found && Array.isArray(found.steps) ? found : null;
 }
 
+// The tab the visitor asked for (the address's `?tab=`, or a click); until then the page shows its
+// default, which the Steps tab becomes when the run records a pipeline.
+let askedTab = new URLSearchParams(window.location.search).get("tab") || root.dataset.tab || null;
+let buildingTabs = false;
+
 function tabItems(withSteps) {
   const item = (id, label, node) => ({
     id,
     label,
     render: () => {
-      setQueryParam("tab", id);
+      if (!buildingTabs) {
+        askedTab = id;
+        setQueryParam("tab", id);
+      }
       return node;
     },
   });
@@ -240,9 +252,13 @@ function render() {
   // The Steps tab comes when the run records a pipeline; the tabs are built again only then.
   const withSteps = Boolean(found);
   if (shownTabs !== withSteps) {
-    const chosen = new URLSearchParams(window.location.search).get("tab") || root.dataset.tab;
-    const selected = chosen && (chosen !== "steps" || withSteps) ? chosen : withSteps ? "steps" : "overview";
-    fill(root, tabs(tabItems(withSteps), { selected }));
+    const selected = askedTab && (askedTab !== "steps" || withSteps) ? askedTab : withSteps ? "steps" : "overview";
+    buildingTabs = true;
+    try {
+      fill(root, tabs(tabItems(withSteps), { selected }));
+    } finally {
+      buildingTabs = false;
+    }
     shownTabs = withSteps;
   }
 }
