@@ -205,10 +205,13 @@ def unique() -> str:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """In the second pass (`ASSAY_TEST_PASS=stack`) only tests of the running stack run again:
-    the rest does not depend on the stack's backend and already ran in the first pass."""
+    the rest does not depend on the stack's backend and already ran in the first pass. Browser
+    tests (the `browser` fixture) run here too, those on a platform of their own included: the
+    first pass leaves them out (tests/dashboard/browser/conftest.py)."""
     if os.environ.get("ASSAY_TEST_PASS") != "stack":
         return
-    selected = [item for item in items if "stack" in getattr(item, "fixturenames", ())]
+    runs_a_platform = {"stack", "browser"}
+    selected = [item for item in items if runs_a_platform & set(getattr(item, "fixturenames", ()))]
     config.hook.pytest_deselected(items=[item for item in items if item not in selected])
     items[:] = selected
 
