@@ -46,3 +46,7 @@ async def test_replicas_looking_at_once_rotate_a_key_once(database_url: str, uni
 
         assert sorted(len(found) for found in rotated) == [0, 0, 1]
         assert (await store.transit.read_key(MOUNT, "shared")).latest_version == 2
+        # A replica that looks only after the rotation, as of the same time, finds nothing due:
+        # the new version was made as of that time.
+        assert await replicas[0].rotate_due(later) == []
+        assert (await store.transit.read_key(MOUNT, "shared")).latest_version == 2

@@ -833,13 +833,13 @@ class Transit:
         async with self.db.transaction() as tx:
             await self._mount(tx.conn, mount, for_share=True)
             row = await self._row(tx.conn, mount, name, "key not found", for_update=True)
-            return await self._describe(tx.conn, await self._rotate(tx, row))
+            return await self._describe(tx.conn, await self._rotate(tx, row, utcnow()))
 
-    async def _rotate(self, tx: Transaction, row: KeyRow) -> KeyRow:
+    async def _rotate(self, tx: Transaction, row: KeyRow, now: datetime) -> KeyRow:
+        """A new latest version of the key, made as of `now`."""
         version = row.latest_version + 1
         if version > MAX_SETTING:
             raise TransitInvalid("the key has as many versions as it can hold")
-        now = utcnow()
         await self._add_version(tx, row, version, generate(TYPES[row.type], row.key_size), now)
         await store.update(tx.conn, row.mount, row.name, {"latest_version": version, "updated_at": now})
         await self.outbox.add(
@@ -867,7 +867,9 @@ class Transit:
                     key.period,
                 ):
                     continue  # rotated or reconfigured meanwhile, here or elsewhere
-                await self._rotate(tx, row)
+                # As of `now`: a replica that reads the key after this rotation sees a version made
+                # then, not due again until another period has passed on the same clock.
+                await self._rotate(tx, row, now)
             rotated.append((key.mount, key.name))
         return rotated
 
