@@ -9,15 +9,18 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import sqlite3
 import uuid
+import weakref
 import zlib
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import aiosqlite
 import sqlalchemy as sa
 import uuid_utils.compat as uuid_compat
 from alembic import command
@@ -73,6 +76,68 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+class _RunAtOnce:
+    """Stands for aiosqlite's queue to its worker thread: runs each call as it is queued."""
+
+    def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
+        future, function = item
+        try:
+            result = function()
+        except BaseException as error:
+            if future is not None and not future.done():
+                future.set_exception(error)
+            return
+        if future is not None and not future.done():
+            future.set_result(result)
+
+
+class LoopThreadSqlite(aiosqlite.Connection):
+    """An aiosqlite connection whose calls run on the event loop's own thread.
+
+    aiosqlite hands every call (cursor, execute, fetch, close) to a thread of its own and waits
+    for the answer: several thread switches per statement, which cost far more CPU than SQLite's
+    own work on a local file (microseconds in WAL mode with `synchronous=NORMAL`, where a commit
+    does not wait for the disk); through the vault, half its CPU per request (bench/RESULTS.md).
+    Run in place, a statement blocks the loop only that long. Waiting for another process's
+    write lock blocks the loop too (up to `busy_timeout`), as long as that process's
+    transaction lasts; inside one process `Database` lets one write transaction in at a time
+    (`_sqlite_writers`), so a transaction never waits in SQLite for another of its own process,
+    which could only finish once the loop runs again.
+    """
+
+    def __init__(self, database: str, timeout: float) -> None:
+        connect = functools.partial(
+            sqlite3.connect, database, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+        super().__init__(connect, iter_chunk_size=64)
+        self._connection = connect()
+        self._tx = _RunAtOnce()  # type: ignore[assignment]
+
+    def __await__(self) -> Generator[Any, None, aiosqlite.Connection]:
+        return self._ready().__await__()
+
+    async def _ready(self) -> aiosqlite.Connection:
+        return self
+
+    async def _execute(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        if self._connection is None:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+
+#: One lock per SQLite file and event loop: SQLite takes one writer at a time, and its statements
+#: run on the loop's thread (`LoopThreadSqlite`), so a second writer of this process (of any
+#: `Database` on the file) waits here, without blocking the loop, and not inside SQLite.
+_sqlite_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _sqlite_file(url: str) -> str:
+    database = make_url(url).database
+    return str(Path(database).resolve()) if database and database != ":memory:" else ":memory:"
+
+
 class Transaction:
     """An open transaction: its connection, and work to run only once it has committed."""
 
@@ -101,6 +166,8 @@ class Database:
         # Reads run in autocommit on a pool of their own: no BEGIN/COMMIT round trips, and no
         # switching of isolation levels on pooled connections.
         self.read_engine: AsyncEngine = self._create_engine(pool_size, for_reads=True)
+        #: The SQLite file, as one name for every `Database` on it; None on Postgres.
+        self._file = _sqlite_file(self.url) if self.backend == "sqlite" else None
 
     def _create_engine(self, pool_size: int, *, for_reads: bool) -> AsyncEngine:
         isolation = "AUTOCOMMIT" if for_reads else None
@@ -121,11 +188,16 @@ class Database:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Sized like Postgres's pool: with SQLAlchemy's default (5 + 10 overflow) a burst of
         # concurrent requests opened and closed overflow connections, each a thread of aiosqlite.
+        database = path or ":memory:"
+
+        async def connect() -> aiosqlite.Connection:
+            return LoopThreadSqlite(database, timeout=30)
+
         engine = create_async_engine(
             self.url,
             pool_size=pool_size,
             max_overflow=pool_size,
-            connect_args={"timeout": 30},
+            async_creator=connect,
             **({"isolation_level": isolation} if isolation else {}),
         )
 
@@ -155,12 +227,19 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         """A read-write transaction; commits when the block ends, rolls back if it raises."""
-        async with self.engine.connect() as conn:
+        async with self._writer(), self.engine.connect() as conn:
             tx = Transaction(conn)
             async with conn.begin():
                 yield tx
-            for callback in tx._after_commit:
-                callback()
+        for callback in tx._after_commit:
+            callback()
+
+    def _writer(self) -> AbstractAsyncContextManager[Any]:
+        """What a write transaction holds first: on SQLite, the file's lock in this process."""
+        if self._file is None:
+            return nullcontext()
+        locks = _sqlite_writers.setdefault(asyncio.get_running_loop(), {})
+        return locks.setdefault(self._file, asyncio.Lock())
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -171,7 +250,7 @@ class Database:
             yield conn
 
     async def ping(self) -> None:
-        async with self.engine.connect() as conn:
+        async with self.read_engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
 
     async def dispose(self) -> None:
@@ -180,7 +259,7 @@ class Database:
 
     async def migrate(self, script_location: Path) -> None:
         """Bring the schema to the newest revision. Safe when several replicas start at once."""
-        async with self.engine.connect() as conn, conn.begin():
+        async with self._writer(), self.engine.connect() as conn, conn.begin():
             if self.backend == "postgresql":
                 # A transaction-scoped advisory lock serialises replicas migrating at once.
                 lock_key = zlib.crc32(f"assay-migrate:{self.schema}".encode())
@@ -203,7 +282,7 @@ class Database:
             opts = {"version_table_schema": self.schema} if self.schema else {}
             return MigrationContext.configure(conn, opts=opts).get_current_revision()
 
-        async with self.engine.connect() as conn:
+        async with self.read_engine.connect() as conn:
             return await conn.run_sync(current) == head
 
 

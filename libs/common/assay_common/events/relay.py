@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from nats.errors import Error as NatsError
+from nats.js.api import PubAck
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,6 +27,9 @@ from assay_common.events.outbox import Outbox
 from assay_common.failpoints import crash_here
 
 log = logging.getLogger("assay.outbox")
+
+#: How long JetStream has to acknowledge a published batch (nats-py's own default for one publish).
+ACK_TIMEOUT_SECONDS = 5.0
 
 PUBLISHED = Counter("assay_outbox_published_total", "Outbox events published to JetStream", ["service"])
 DUPLICATES = Counter(
@@ -104,13 +108,26 @@ class OutboxRelay:
         return len(rows)
 
     async def _publish(self, rows: Sequence[sa.Row[Any, Any, Any, Any]]) -> None:
-        for row in rows:
-            headers = {"Nats-Msg-Id": row.id}
-            if row.traceparent:
-                headers["traceparent"] = row.traceparent
-            ack = await self.bus.js.publish(row.subject, row.body, headers=headers)
-            (DUPLICATES if ack.duplicate else PUBLISHED).labels(self.service).inc()
-            crash_here("outbox.after_publish")
+        """Publish `rows` in order and return once JetStream acknowledged every one. The batch is
+        sent at once and its acknowledgements awaited together: one write to the socket for the
+        batch, not one round trip per row. A row JetStream refuses (or does not acknowledge in
+        time) fails the batch; its rows stay in the outbox and go again, deduplicated by id."""
+        if not rows:
+            return
+        acks: list[asyncio.Future[PubAck]] = []
+        try:
+            for row in rows:
+                headers = {"Nats-Msg-Id": row.id}
+                if row.traceparent:
+                    headers["traceparent"] = row.traceparent
+                acks.append(await self.bus.js.publish_async(row.subject, row.body, headers=headers))
+            answers = await asyncio.wait_for(asyncio.gather(*acks), timeout=ACK_TIMEOUT_SECONDS)
+        finally:
+            for ack in acks:
+                ack.cancel()  # those not answered yet: a failed batch leaves none pending
+        for answer in answers:
+            (DUPLICATES if answer.duplicate else PUBLISHED).labels(self.service).inc()
+        crash_here("outbox.after_publish")
 
     async def _delete(self, conn: AsyncConnection, ids: list[str]) -> None:
         if ids:
