@@ -56,13 +56,25 @@ def _of(mount: str, path: str, table: sa.Table) -> sa.ColumnElement[bool]:
     return sa.and_(table.c.mount == mount, table.c.path == path)
 
 
+# The statements of the busy paths (a write, a read), built once: building a statement and its
+# cache key costs more than SQLite takes to run it. Their parameters: `at_mount`, `at_path`
+# (named apart from the columns, which an UPDATE sets by their own names) and `number`.
+_AT = sa.and_(kv_metadata.c.mount == sa.bindparam("at_mount"), kv_metadata.c.path == sa.bindparam("at_path"))
+_GET_METADATA = sa.select(kv_metadata).where(_AT)
+_GET_METADATA_FOR_UPDATE = _GET_METADATA.with_for_update()
+_UPDATE_METADATA = kv_metadata.update().where(_AT)
+_INSERT_VERSION = kv_versions.insert()
+
+
+def _at(mount: str, path: str) -> dict[str, Any]:
+    return {"at_mount": mount, "at_path": path}
+
+
 async def get_metadata(
     conn: AsyncConnection, mount: str, path: str, *, for_update: bool = False
 ) -> MetadataRow | None:
-    query = sa.select(kv_metadata).where(_of(mount, path, kv_metadata))
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = (await conn.execute(query)).first()
+    query = _GET_METADATA_FOR_UPDATE if for_update and conn.dialect.name == "postgresql" else _GET_METADATA
+    row = (await conn.execute(query, _at(mount, path))).first()
     return to_row(MetadataRow, row) if row else None
 
 
@@ -72,7 +84,7 @@ async def insert_metadata(conn: AsyncConnection, row: MetadataRow) -> None:
 
 
 async def update_metadata(conn: AsyncConnection, mount: str, path: str, values: dict[str, Any]) -> None:
-    await conn.execute(kv_metadata.update().where(_of(mount, path, kv_metadata)).values(**values))
+    await conn.execute(_UPDATE_METADATA, {**_at(mount, path), **values})
 
 
 async def delete_metadata(conn: AsyncConnection, mount: str, path: str) -> bool:
@@ -98,11 +110,9 @@ class SecretLookup:
     ciphertext: bytes | None
 
 
-async def lookup(conn: AsyncConnection, mount: str, path: str, number: int | None) -> SecretLookup | None:
-    """The secret at `path` in `mount` and its version `number` (None: the current one); None
-    when nothing is mounted there."""
-    wanted = kv_metadata.c.current_version if number is None else sa.literal(number)
-    query = (
+def _lookup(number: sa.ColumnElement[int]) -> sa.Select[Any]:
+    """What reading version `number` of the secret at `at_path` in `at_mount` needs, in one row."""
+    return (
         sa.select(
             mounts.c.type,
             kv_metadata.c.current_version,
@@ -111,18 +121,34 @@ async def lookup(conn: AsyncConnection, mount: str, path: str, number: int | Non
             kv_versions.c.ciphertext,
         )
         .select_from(mounts)
-        .outerjoin(kv_metadata, sa.and_(kv_metadata.c.mount == mounts.c.path, kv_metadata.c.path == path))
+        .outerjoin(
+            kv_metadata,
+            sa.and_(kv_metadata.c.mount == mounts.c.path, kv_metadata.c.path == sa.bindparam("at_path")),
+        )
         .outerjoin(
             kv_versions,
             sa.and_(
                 kv_versions.c.mount == kv_metadata.c.mount,
                 kv_versions.c.path == kv_metadata.c.path,
-                kv_versions.c.version == wanted,
+                kv_versions.c.version == number,
             ),
         )
-        .where(mounts.c.path == mount)
+        .where(mounts.c.path == sa.bindparam("at_mount"))
     )
-    row = (await conn.execute(query)).first()
+
+
+_LOOKUP_CURRENT = _lookup(kv_metadata.c.current_version)
+_LOOKUP_VERSION = _lookup(sa.bindparam("number", type_=sa.Integer))
+
+
+async def lookup(conn: AsyncConnection, mount: str, path: str, number: int | None) -> SecretLookup | None:
+    """The secret at `path` in `mount` and its version `number` (None: the current one); None
+    when nothing is mounted there."""
+    if number is None:
+        result = await conn.execute(_LOOKUP_CURRENT, _at(mount, path))
+    else:
+        result = await conn.execute(_LOOKUP_VERSION, {**_at(mount, path), "number": number})
+    row = result.first()
     if row is None:
         return None
     version = _version(row) if row.version is not None else None
@@ -144,7 +170,7 @@ async def insert_version(
     conn: AsyncConnection, mount: str, path: str, row: VersionRow, ciphertext: bytes
 ) -> None:
     values = {"mount": mount, "path": path, "ciphertext": ciphertext, **asdict(row)}
-    await conn.execute(kv_versions.insert(), values)
+    await conn.execute(_INSERT_VERSION, values)
 
 
 async def prune_versions(conn: AsyncConnection, mount: str, path: str, *, up_to: int) -> None:

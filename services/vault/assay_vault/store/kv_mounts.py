@@ -30,13 +30,16 @@ class MountRow:
     created_at: datetime
 
 
+#: Built once: every secret operation reads its mount (parameter `at_path`).
+_GET = sa.select(mounts).where(mounts.c.path == sa.bindparam("at_path"))
+_GET_FOR_SHARE = _GET.with_for_update(read=True)
+
+
 async def get(conn: AsyncConnection, path: str, *, for_share: bool = False) -> MountRow | None:
     """The mount at `path`; `for_share` keeps it from being disabled (or its settings changed)
     until the caller's transaction ends, on Postgres (SQLite's writers are serialised anyway)."""
-    query = sa.select(mounts).where(mounts.c.path == path)
-    if for_share and conn.dialect.name == "postgresql":
-        query = query.with_for_update(read=True)
-    row = (await conn.execute(query)).first()
+    query = _GET_FOR_SHARE if for_share and conn.dialect.name == "postgresql" else _GET
+    row = (await conn.execute(query, {"at_path": path})).first()
     return to_row(MountRow, row) if row else None
 
 

@@ -51,13 +51,32 @@ def _of(mount: str, name: str, table: sa.Table) -> sa.ColumnElement[bool]:
     return sa.and_(table.c.mount == mount, table.c.name == name)
 
 
+# The statements every use of a key runs, built once (parameters `at_mount`, `at_name`): building
+# a statement and its cache key costs more than SQLite takes to run it.
+_GET = sa.select(transit_keys).where(
+    transit_keys.c.mount == sa.bindparam("at_mount"), transit_keys.c.name == sa.bindparam("at_name")
+)
+_GET_FOR_UPDATE = _GET.with_for_update()
+_VERSIONS = (
+    sa.select(
+        transit_key_versions.c.version,
+        transit_key_versions.c.sealed_key,
+        transit_key_versions.c.public_key,
+        transit_key_versions.c.created_at,
+    )
+    .where(
+        transit_key_versions.c.mount == sa.bindparam("at_mount"),
+        transit_key_versions.c.name == sa.bindparam("at_name"),
+    )
+    .order_by(transit_key_versions.c.version)
+)
+
+
 async def get(conn: AsyncConnection, mount: str, name: str, *, for_update: bool = False) -> KeyRow | None:
     """The key `name`; `for_update` holds it against concurrent changes until the transaction
     ends, on Postgres (SQLite's writers are serialised anyway)."""
-    query = sa.select(transit_keys).where(_of(mount, name, transit_keys))
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = (await conn.execute(query)).first()
+    query = _GET_FOR_UPDATE if for_update and conn.dialect.name == "postgresql" else _GET
+    row = (await conn.execute(query, {"at_mount": mount, "at_name": name})).first()
     return to_row(KeyRow, row) if row else None
 
 
@@ -86,13 +105,10 @@ async def versions(
     conn: AsyncConnection, mount: str, name: str, numbers: Iterable[int] | None = None
 ) -> dict[int, VersionRow]:
     """The key's versions (those of `numbers` only, when given), by number."""
-    table = transit_key_versions
-    query = sa.select(table.c.version, table.c.sealed_key, table.c.public_key, table.c.created_at).where(
-        _of(mount, name, table)
-    )
+    query = _VERSIONS
     if numbers is not None:
-        query = query.where(table.c.version.in_(sorted(set(numbers))))
-    rows = (await conn.execute(query.order_by(table.c.version))).all()
+        query = query.where(transit_key_versions.c.version.in_(sorted(set(numbers))))
+    rows = (await conn.execute(query, {"at_mount": mount, "at_name": name})).all()
     return {
         row.version: VersionRow(row.version, row.sealed_key, row.public_key, row.created_at) for row in rows
     }
