@@ -187,7 +187,7 @@ class Database:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Sized like Postgres's pool: with SQLAlchemy's default (5 + 10 overflow) a burst of
-        # concurrent requests opened and closed overflow connections, each a thread of aiosqlite.
+        # concurrent requests opened and closed overflow connections.
         database = path or ":memory:"
 
         async def connect() -> aiosqlite.Connection:
