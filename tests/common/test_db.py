@@ -116,6 +116,44 @@ async def test_concurrent_writers_all_commit(db: Database) -> None:
         assert count.scalar_one() == 20
 
 
+async def test_replicas_in_one_process_write_in_turn_and_the_loop_runs_meanwhile(
+    database_url: str, unique: str
+) -> None:
+    # On SQLite statements run on the event loop: a writer that waited for the file's lock inside
+    # SQLite would stop the loop, and with it the writer holding the lock (until busy_timeout).
+    first = database_for(database_url, unique)
+    await first.migrate(WORKFLOW_MIGRATIONS)
+    second = Database(first.url, schema=first.schema)
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with first.transaction() as tx:
+            await tx.execute(namespaces.insert().values(name="held", created_at=datetime.now(UTC)))
+            holding.set()
+            await release.wait()
+
+    async def write() -> None:
+        async with second.transaction() as tx:
+            await tx.execute(namespaces.insert().values(name="beside", created_at=datetime.now(UTC)))
+
+    try:
+        holder = asyncio.create_task(hold())
+        await holding.wait()
+        writer = asyncio.create_task(write())
+        for _ in range(50):  # the writer starts and waits for the holder (SQLite) or works beside it
+            await asyncio.sleep(0)
+        if first.backend == "sqlite":
+            assert not writer.done()
+        release.set()
+        await asyncio.wait_for(asyncio.gather(holder, writer), timeout=10)
+        async with second.read() as conn:
+            written = sa.select(namespaces.c.name).where(namespaces.c.name.in_(["held", "beside"]))
+            assert sorted((await conn.execute(written)).scalars()) == ["beside", "held"]
+    finally:
+        await second.dispose()
+        await first.dispose()
+
+
 def test_uuid7_ids_sort_by_creation_time() -> None:
     ids = [uuid7() for _ in range(1000)]
     assert ids == sorted(ids) and len(set(ids)) == 1000 and ids[0].version == 7
