@@ -173,6 +173,22 @@ async def test_a_fetched_batch_shares_one_transaction_and_a_failing_event_holds_
         assert recorded.scalar_one() == 2
 
 
+async def test_a_lingering_consumer_handles_the_events_that_came_meanwhile_in_one_batch(
+    db: Database, bus: EventBus
+) -> None:
+    handler = FailOn("none of them")
+    consumer = consumer_for(db, bus, handler)
+    consumer.linger_seconds = 2.0
+    await publish_created(db, bus, "early")
+    async with running(consumer):
+        # Fetched and not yet handled: the consumer lingers; the next event joins its batch.
+        await eventually(lambda: _pending(bus, 1), what="the first event fetched")
+        await publish_created(db, bus, "late")
+        await eventually(lambda: _has(db, ["copy-early", "copy-late"]), what="both events handled")
+        await eventually(lambda: _acknowledged(bus, 2), what="both messages acknowledged")
+    assert handler.transactions["early"] == handler.transactions["late"], "one transaction for both"
+
+
 async def test_empty_fetches_that_end_at_their_deadline_do_not_stop_the_consumer(
     db: Database, bus: EventBus
 ) -> None:
@@ -201,6 +217,14 @@ async def _has(db: Database, names: list[str]) -> bool:
 
 async def _calls(handler: CopyNamespaces, expected: int) -> bool:
     return handler.calls >= expected
+
+
+async def _pending(bus: EventBus, expected: int) -> bool:
+    try:
+        info = await bus.js.consumer_info(bus.subjects.events_stream, "copier")
+    except NotFoundError:
+        return False
+    return bool(info.num_ack_pending == expected)
 
 
 async def _acknowledged(bus: EventBus, expected: int) -> bool:
