@@ -1,4 +1,4 @@
-"""uvicorn's httptools protocol, taught Vault's `LIST` method.
+"""uvicorn's httptools protocol (with `assay_common.coalesced_writes`), taught Vault's `LIST` method.
 
 httptools (llhttp) parses only the methods it knows, and `LIST` is not one of them: a request
 with it is refused as malformed before the app sees it. h11 takes any method but parses several
@@ -18,13 +18,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from assay_common.coalesced_writes import CoalescingHttpToolsProtocol
 
 _LIST = b"LIST "
 _STAND_IN = b"LINK "
 
 
-class ListMethodProtocol(HttpToolsProtocol):
+class ListMethodProtocol(CoalescingHttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         #: Whether the next byte received starts a request.

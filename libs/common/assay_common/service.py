@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response
 
 from assay_common import telemetry
+from assay_common.coalesced_writes import CoalescingHttpToolsProtocol
 from assay_common.config import CommonSettings
 from assay_common.db import Database, wait_until_reachable
 from assay_common.events.access_audit import AccessDeniedAudit
@@ -347,7 +348,7 @@ def serve(app: FastAPI, settings: CommonSettings, *, list_method: bool = False) 
         log_config=None,
         access_log=False,
         loop="uvloop",
-        http=ListMethodProtocol if list_method else "httptools",
+        http=ListMethodProtocol if list_method else CoalescingHttpToolsProtocol,
         timeout_graceful_shutdown=10,
         server_header=False,
         proxy_headers=settings.proxy_headers,
