@@ -1,9 +1,11 @@
 """The streaming reverse proxy: one request in, the same request to the service, its answer back.
 
-Bodies stream both ways (nothing is buffered whole, except a request body the gateway had to read
-to authorize the request: it is sent on exactly as received), headers are cleaned of hop-by-hop fields in
-both directions (RFC 9110 §7.6.1), and the service learns who called from the internal token
-alone: anything a client sends that looks like one is dropped.
+Large and open-ended bodies stream both ways; small ones (`BUFFERED_REQUEST_BYTES`,
+`BUFFERED_ANSWER_BYTES`, with a Content-Length) are read whole and sent on in one piece, as is a
+request body the gateway had to read to authorize the request (always exactly as received).
+Headers are cleaned of hop-by-hop fields in both directions (RFC 9110 §7.6.1), and the service
+learns who called from the internal token alone: anything a client sends that looks like one is
+dropped.
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ CLIENT_CLOSED_REQUEST = 499
 #: or open-ended ones (event streams) are streamed.
 BUFFERED_ANSWER_BYTES = 256 * 1024
 
+#: Request bodies up to this size (with a Content-Length) are read whole before they are sent on;
+#: larger or open-ended ones stream.
+BUFFERED_REQUEST_BYTES = 64 * 1024
+
 #: Response fields the gateway's own server and middleware write; the service's copies would repeat them.
 _REPLACED_ON_RESPONSE = frozenset({b"date", b"server", b"x-request-id"})
 
@@ -113,6 +119,12 @@ def response_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]
 
 def _has_body(request: Request) -> bool:
     return "content-length" in request.headers or "transfer-encoding" in request.headers
+
+
+def _small_body(request: Request) -> bool:
+    """Whether the request announces a body of at most `BUFFERED_REQUEST_BYTES`."""
+    length = request.headers.get("content-length")
+    return length is not None and length.isdigit() and 0 < int(length) <= BUFFERED_REQUEST_BYTES
 
 
 async def _read_then_signal(body: AsyncIterator[bytes], done: asyncio.Event) -> AsyncIterator[bytes]:
@@ -205,7 +217,14 @@ class Proxy:
             path_and_query += b"?" + request.scope["query_string"]
         body_read = asyncio.Event()
         sent: AsyncIterator[bytes] | bytes | None = body
-        if body is None and _has_body(request):
+        if body is None and _small_body(request):
+            # Read whole, it goes out with the request's head in one write (streamed, in several).
+            try:
+                sent = await request.body()
+            except ClientDisconnect:
+                return Response(status_code=CLIENT_CLOSED_REQUEST)
+            body_read.set()
+        elif body is None and _has_body(request):
             sent = _read_then_signal(request.stream(), body_read)
         else:
             body_read.set()
