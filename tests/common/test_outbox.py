@@ -101,3 +101,17 @@ async def test_a_service_cannot_publish_another_services_events(db: Database, bu
 
 async def _count(bus: EventBus, expected: int) -> bool:
     return len(await stream_messages(bus)) == expected
+
+
+async def test_publishing_batches_leaves_no_subscription_behind(db: Database, bus: EventBus) -> None:
+    # A batch's acknowledgements come to one inbox subscription of the connection's, made once.
+    outbox = Outbox("workflow", outbox_table, bus.subjects)
+    relay = OutboxRelay(db, bus, outbox)
+    subscriptions = []
+    for batch in range(3):
+        async with db.transaction() as tx:
+            for index in range(3):
+                await outbox.add(tx, created(f"sub{batch}{index}"), namespace=f"sub{batch}{index}")
+        assert await relay.drain_once() == 3
+        subscriptions.append(len(bus.nc._subs))
+    assert subscriptions[1:] == subscriptions[:1] * 2

@@ -37,6 +37,7 @@ class EventBus:
         self.audit_max_age = audit_max_age
         self.name = name
         self._nc: NatsClient | None = None
+        self._js: JetStreamContext | None = None
 
     @property
     def nc(self) -> NatsClient:
@@ -46,7 +47,12 @@ class EventBus:
 
     @property
     def js(self) -> JetStreamContext:
-        return self.nc.jetstream()
+        # One context for the connection: a context's first `publish_async` subscribes to an
+        # inbox of its own for the acknowledgements, which a context made per call would leave
+        # behind each time.
+        if self._js is None:
+            self._js = self.nc.jetstream()
+        return self._js
 
     @property
     def is_connected(self) -> bool:
@@ -57,6 +63,7 @@ class EventBus:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             try:
+                self._js = None
                 self._nc = await nats.connect(
                     self.url,
                     name=self.name,
@@ -109,4 +116,4 @@ class EventBus:
                 nats.errors.DrainTimeoutError,
             ):
                 await self._nc.close()
-            self._nc = None
+            self._nc, self._js = None, None
