@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from functools import partial
 
@@ -94,13 +94,7 @@ async def test_failing_handler_is_redelivered_and_then_succeeds(db: Database, bu
 
 async def test_already_processed_event_is_not_processed_again(db: Database, bus: EventBus) -> None:
     handler = CopyNamespaces()
-    event = await publish_created(db, bus, "two")
-    # The same event arriving again (e.g. republished after JetStream's duplicate window).
-    await bus.js.publish(
-        bus.subjects.event("workflow", "two", "namespace_created"),
-        event.to_json(),
-        headers={"Nats-Msg-Id": f"{event.id}-again"},
-    )
+    await publish_again(bus, await publish_created(db, bus, "two"))
     await publish_created(db, bus, "three")
     async with running(consumer_for(db, bus, handler)):
         await eventually(lambda: _has(db, ["copy-three", "copy-two"]), what="both events handled")
@@ -187,6 +181,75 @@ async def test_a_lingering_consumer_handles_the_events_that_came_meanwhile_in_on
         await eventually(lambda: _has(db, ["copy-early", "copy-late"]), what="both events handled")
         await eventually(lambda: _acknowledged(bus, 2), what="both messages acknowledged")
     assert handler.transactions["early"] == handler.transactions["late"], "one transaction for both"
+
+
+class CopyTogether(FailOn):
+    """A batch handler too: copies a batch's namespaces in one call, and remembers each call's."""
+
+    def __init__(self, poison: str) -> None:
+        super().__init__(poison)
+        self.batches: list[list[str]] = []
+
+    async def together(self, tx: Transaction, events: Sequence[CloudEvent]) -> None:
+        self.batches.append([str(event.data["namespace"]) for event in events])
+        for event in events:
+            await self(tx, event)
+
+
+async def publish_again(bus: EventBus, event: CloudEvent) -> None:
+    """The same event arriving again (e.g. republished after JetStream's duplicate window)."""
+    namespace = str(event.data["namespace"])
+    await bus.js.publish(
+        bus.subjects.event("workflow", namespace, "namespace_created"),
+        event.to_json(),
+        headers={"Nats-Msg-Id": f"{event.id}-again"},
+    )
+
+
+async def test_a_batch_handler_takes_the_new_events_of_a_batch_in_one_call_each_once(
+    db: Database, bus: EventBus
+) -> None:
+    handler = CopyTogether("none of them")
+    consumer = consumer_for(db, bus, handler)
+    consumer.batch_handler = handler.together
+    handled = await publish_created(db, bus, "one")
+    async with running(consumer):
+        await eventually(lambda: _has(db, ["copy-one"]), what="the first event handled")
+    await publish_again(bus, handled)
+    twice = await publish_created(db, bus, "two")
+    await publish_again(bus, twice)
+    await publish_created(db, bus, "three")
+
+    async with running(consumer):
+        await eventually(lambda: _has(db, ["copy-one", "copy-three", "copy-two"]), what="the batch handled")
+        await eventually(lambda: _acknowledged(bus, 5), what="every message acknowledged")
+
+    # The first event came alone (the event handler's); the batch of four held one event handled
+    # already and one twice: the batch handler got the other two, once each, in one call.
+    assert handler.batches == [["two", "three"]]
+    async with db.read() as conn:
+        recorded = await conn.execute(sa.select(sa.func.count()).select_from(processed_events))
+        assert recorded.scalar_one() == 3
+
+
+async def test_a_failing_batch_handler_leaves_the_events_to_the_event_handler_one_by_one(
+    db: Database, bus: EventBus
+) -> None:
+    handler = CopyTogether("poison")
+    for name in ("first", "poison", "last"):
+        await publish_created(db, bus, name)
+    consumer = consumer_for(db, bus, handler)
+    consumer.batch_handler = handler.together
+    async with running(consumer):
+        await eventually(lambda: _has(db, ["copy-first", "copy-last"]), what="the good events handled")
+        await eventually(lambda: _acknowledged(bus, 3), what="every message settled")
+    assert handler.batches == [["first", "poison", "last"]]
+    # Rolled back with the batch, then each event in a transaction of its own.
+    assert (len(handler.transactions["first"]), len(handler.transactions["last"])) == (2, 1)
+    assert len(handler.transactions["poison"]) == 1 + consumer.max_deliver
+    async with db.read() as conn:
+        recorded = await conn.execute(sa.select(sa.func.count()).select_from(processed_events))
+        assert recorded.scalar_one() == 2
 
 
 async def test_empty_fetches_that_end_at_their_deadline_do_not_stop_the_consumer(

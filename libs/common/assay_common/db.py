@@ -168,6 +168,8 @@ class Database:
         self.read_engine: AsyncEngine = self._create_engine(pool_size, for_reads=True)
         #: The SQLite file, as one name for every `Database` on it; None on Postgres.
         self._file = _sqlite_file(self.url) if self.backend == "sqlite" else None
+        #: On SQLite, the writing connection and the loop it was opened on (`_sqlite_writer`).
+        self._writer_conn: tuple[asyncio.AbstractEventLoop, AsyncConnection] | None = None
 
     def _create_engine(self, pool_size: int, *, for_reads: bool) -> AsyncEngine:
         isolation = "AUTOCOMMIT" if for_reads else None
@@ -227,12 +229,40 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         """A read-write transaction; commits when the block ends, rolls back if it raises."""
-        async with self._writer(), self.engine.connect() as conn:
-            tx = Transaction(conn)
-            async with conn.begin():
-                yield tx
+        if self._file is None:
+            async with self.engine.connect() as conn:
+                tx = Transaction(conn)
+                async with conn.begin():
+                    yield tx
+        else:
+            async with self._writer():
+                conn = await self._sqlite_writer()
+                tx = Transaction(conn)
+                try:
+                    async with conn.begin():
+                        yield tx
+                finally:
+                    if conn.invalidated or conn.in_transaction():
+                        await self._close_sqlite_writer()  # left unusable: the next one opens anew
         for callback in tx._after_commit:
             callback()
+
+    async def _sqlite_writer(self) -> AsyncConnection:
+        """The connection this process writes the SQLite file with, kept open between
+        transactions: they run one at a time anyway (`_writer`), and taking a connection from
+        the pool and giving it back cost more than a short transaction's own statements."""
+        loop = asyncio.get_running_loop()
+        if self._writer_conn is not None and self._writer_conn[0] is not loop:
+            self._writer_conn = None  # its loop has ended (each test runs on a loop of its own)
+        if self._writer_conn is None:
+            self._writer_conn = (loop, await self.engine.connect())
+        return self._writer_conn[1]
+
+    async def _close_sqlite_writer(self) -> None:
+        if self._writer_conn is not None:
+            _, conn = self._writer_conn
+            self._writer_conn = None
+            await conn.close()
 
     def _writer(self) -> AbstractAsyncContextManager[Any]:
         """What a write transaction holds first: on SQLite, the file's lock in this process."""
@@ -254,6 +284,8 @@ class Database:
             await conn.execute(sa.text("SELECT 1"))
 
     async def dispose(self) -> None:
+        if self._writer_conn is not None and self._writer_conn[0] is asyncio.get_running_loop():
+            await self._close_sqlite_writer()
         await self.engine.dispose()
         await self.read_engine.dispose()
 

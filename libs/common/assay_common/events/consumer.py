@@ -32,6 +32,8 @@ log = logging.getLogger("assay.consumer")
 tracer = trace.get_tracer("assay.consumer")
 
 Handler = Callable[[Transaction, CloudEvent], Awaitable[None]]
+#: Handles several events in one call, as the `Handler` would one after another.
+BatchHandler = Callable[[Transaction, Sequence[CloudEvent]], Awaitable[None]]
 
 HANDLED = Counter("assay_events_handled_total", "Events handled by a consumer", ["consumer", "outcome"])
 
@@ -56,6 +58,7 @@ class EventConsumer:
         fetch_seconds: float = 5.0,
         types: Collection[str] | None = None,
         linger_seconds: float = 0.0,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         self.bus = bus
         self.db = db
@@ -77,6 +80,10 @@ class EventConsumer:
         #: whatever its size: a consumer whose events need not be handled within milliseconds
         #: (a log) trades that much delay for fewer, fuller batches under load.
         self.linger_seconds = linger_seconds
+        #: When given, the new events of a fetched batch go to it in one call (a handler that
+        #: writes a row per event writes them all with one statement); `handler` still takes an
+        #: event handled on its own.
+        self.batch_handler = batch_handler
 
     async def run(self) -> None:
         """Fetch and handle events until cancelled."""
@@ -129,7 +136,10 @@ class EventConsumer:
         if len(admitted) > 1:
             try:
                 async with self.db.transaction() as tx:
-                    outcomes = [await self._handle_in(tx, message, event) for message, event in admitted]
+                    if self.batch_handler is None:
+                        outcomes = [await self._handle_in(tx, message, event) for message, event in admitted]
+                    else:
+                        outcomes = await self._handle_together_in(tx, [event for _, event in admitted])
             except Exception:
                 log.info("consumer %s handles a batch event by event after a failure", self.durable)
             else:
@@ -186,6 +196,38 @@ class EventConsumer:
                 )
                 await message.nak(delay=delay)
                 HANDLED.labels(self.durable, "retried").inc()
+
+    async def _handle_together_in(self, tx: Transaction, events: Sequence[CloudEvent]) -> list[str]:
+        """Run the batch handler in `tx` on those of `events` not recorded as processed, and
+        record them, with a statement each for the lookup, the records and the handler's work.
+        Another replica recording one of them meanwhile makes the insert fail, and with it the
+        transaction: the batch is then handled event by event."""
+        assert self.batch_handler is not None
+        column = self.processed.c.event_id
+        seen = set(
+            (
+                await tx.execute(
+                    sa.select(column).where(
+                        self.processed.c.consumer == self.durable, column.in_([event.id for event in events])
+                    )
+                )
+            ).scalars()
+        )
+        outcomes, fresh = [], []
+        for event in events:
+            if event.id in seen:
+                outcomes.append("duplicate")
+            else:
+                seen.add(event.id)  # the same event twice in one batch (a redelivery) is handled once
+                fresh.append(event)
+                outcomes.append("handled")
+        if fresh:
+            now = utcnow()
+            marker = {"consumer": self.durable, "processed_at": now}
+            await tx.execute(self.processed.insert(), [{**marker, "event_id": event.id} for event in fresh])
+            with tracer.start_as_current_span(f"handle {len(fresh)} events", kind=trace.SpanKind.CONSUMER):
+                await self.batch_handler(tx, fresh)
+        return outcomes
 
     async def _handle_in(self, tx: Transaction, message: Msg, event: CloudEvent) -> str:
         """Run the handler in `tx` unless the event's id is already recorded as processed, under

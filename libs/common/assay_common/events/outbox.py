@@ -6,7 +6,7 @@ complete CloudEvent plus its subject, so publishing needs no further lookups.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 from opentelemetry import propagate
@@ -66,6 +66,29 @@ class Outbox:
         audit: bool = False,
     ) -> CloudEvent:
         """Write `data` as an event; it is published only if `tx` commits."""
+        event, row = self._event_row(data, namespace, subject, audit, current_traceparent())
+        await tx.execute(self._insert, row)
+        tx.after_commit(self.on_commit)
+        return event
+
+    async def add_all(self, tx: Transaction, items: Sequence[EventData], *, audit: bool = False) -> None:
+        """Write each of `items` as an event, with one statement for them all (audit records
+        written together); they are published only if `tx` commits."""
+        if not items:
+            return
+        traceparent = current_traceparent()
+        rows = [self._event_row(data, None, None, audit, traceparent)[1] for data in items]
+        await tx.execute(self._insert, rows)
+        tx.after_commit(self.on_commit)
+
+    def _event_row(
+        self,
+        data: EventData,
+        namespace: str | None,
+        subject: str | None,
+        audit: bool,
+        traceparent: str | None,
+    ) -> tuple[CloudEvent, dict[str, object]]:
         if data.event_service != self.service:
             raise ValueError(f"{self.service} cannot publish {data.type_name()}")
         event = CloudEvent(
@@ -76,23 +99,21 @@ class Outbox:
             time=utcnow(),
             data=data.model_dump(mode="json"),
             namespace=namespace,
-            traceparent=current_traceparent(),
+            traceparent=traceparent,
         )
         nats_subject = (
             self.subjects.audit(self.service, data.event_name)
             if audit
             else self.subjects.event(self.service, namespace, data.event_name)
         )
-        row = {
+        row: dict[str, object] = {
             "id": event.id,
             "subject": nats_subject,
             "body": event.to_json(),
             "traceparent": event.traceparent,
             "created_at": event.time,
         }
-        await tx.execute(self._insert, row)
-        tx.after_commit(self.on_commit)
-        return event
+        return event, row
 
 
 def _noop() -> None:

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from contextlib import suppress
 from datetime import datetime
+from typing import Any
 
 from nats.js.errors import NotFoundError
 
@@ -49,6 +51,26 @@ def _text(value: object, limit: int) -> str | None:
     return None if value is None else str(value)[:limit]
 
 
+def _row_of(event: CloudEvent) -> dict[str, Any] | None:
+    """The audit log's row for a record; None for what is not an Assay record."""
+    if not event.type.startswith("assay.") or event.type.count(".") < 2:
+        log.warning("ignoring %s on the audit subjects: not an Assay record", event.type)
+        return None
+    data = event.data
+    return {
+        "id": event.id,
+        "occurred_at": event.time,
+        "action": event.short_type[:100],
+        "service": event.service[:50],
+        "actor_id": _text(data.get("actor_id"), 255),
+        "actor_kind": _text(data.get("actor_kind"), 20) or "unknown",
+        "target_type": _text(data.get("target_type"), 50),
+        "target_id": _text(data.get("target_id"), 255),
+        "client_address": _text(data.get("client_address"), 100),
+        "data": data,
+    }
+
+
 class AuditLog:
     def __init__(self, ctx: AuthContext) -> None:
         self.ctx = ctx
@@ -62,6 +84,7 @@ class AuditLog:
             filter_subject=bus.subjects.all_audit,
             stream=bus.subjects.audit_stream,
             handler=self.store_record,
+            batch_handler=self.store_records,
             linger_seconds=AUDIT_LINGER_SECONDS,
         )
 
@@ -73,25 +96,12 @@ class AuditLog:
         await self.consumer(bus).run()
 
     async def store_record(self, tx: Transaction, event: CloudEvent) -> None:
-        if not event.type.startswith("assay.") or event.type.count(".") < 2:
-            log.warning("ignoring %s on the audit subjects: not an Assay record", event.type)
-            return
-        data = event.data
-        await store.insert(
-            tx.conn,
-            {
-                "id": event.id,
-                "occurred_at": event.time,
-                "action": event.short_type[:100],
-                "service": event.service[:50],
-                "actor_id": _text(data.get("actor_id"), 255),
-                "actor_kind": _text(data.get("actor_kind"), 20) or "unknown",
-                "target_type": _text(data.get("target_type"), 50),
-                "target_id": _text(data.get("target_id"), 255),
-                "client_address": _text(data.get("client_address"), 100),
-                "data": data,
-            },
-        )
+        await self.store_records(tx, [event])
+
+    async def store_records(self, tx: Transaction, events: Sequence[CloudEvent]) -> None:
+        rows = [row for event in events if (row := _row_of(event)) is not None]
+        if rows:
+            await store.insert(tx.conn, rows)
 
     async def query(
         self,

@@ -13,9 +13,9 @@ from assay_auth.store.tables import audit_log
 from assay_common.db import insert_ignoring_conflict, to_row
 
 
-async def insert(conn: AsyncConnection, values: dict[str, Any]) -> None:
-    """Store a record; a record stored already (same id) is left as it is."""
-    await conn.execute(insert_ignoring_conflict(conn.dialect.name, audit_log), values)
+async def insert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Store records (one statement); a record stored already (same id) is left as it is."""
+    await conn.execute(insert_ignoring_conflict(conn.dialect.name, audit_log), rows)
 
 
 async def list_page(

@@ -42,8 +42,7 @@ class AuditRecords:
                 batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
                 try:
                     async with self.db.transaction() as tx:
-                        for record, _ in batch:
-                            await self.outbox.add(tx, record, audit=True)
+                        await self.outbox.add_all(tx, [record for record, _ in batch], audit=True)
                 except Exception as exc:  # each waiting request answers for its own record
                     for _, written in batch:
                         if not written.done():
