@@ -316,10 +316,7 @@ class KeyValue:
             created_at=now,
             updated_at=now,
         )
-        await store.insert_metadata(tx.conn, fresh)
-        meta = await store.get_metadata(tx.conn, mount, path, for_update=True)
-        assert meta is not None
-        return meta
+        return await store.claim_metadata(tx.conn, fresh)
 
     async def _add_version(
         self, tx: Transaction, mount: MountRow, meta: MetadataRow, data: dict[str, Any]

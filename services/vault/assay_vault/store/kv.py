@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import ReturningInsert
 
-from assay_common.db import insert_ignoring_conflict, to_row
+from assay_common.db import to_row
 from assay_vault.store.tables import kv_metadata, kv_versions, mounts
 
 
@@ -66,8 +68,25 @@ _UPDATE_METADATA = kv_metadata.update().where(_AT)
 _INSERT_VERSION = kv_versions.insert()
 
 
+def _claim(insert: postgresql.Insert | sqlite.Insert) -> ReturningInsert[Any]:
+    keys = [kv_metadata.c.mount, kv_metadata.c.path]
+    unchanged = {"current_version": kv_metadata.c.current_version}
+    return insert.on_conflict_do_update(index_elements=keys, set_=unchanged).returning(*kv_metadata.c)
+
+
+_CLAIM_METADATA = {
+    "postgresql": _claim(postgresql.insert(kv_metadata)),
+    "sqlite": _claim(sqlite.insert(kv_metadata)),
+}
+
+
 def _at(mount: str, path: str) -> dict[str, Any]:
     return {"at_mount": mount, "at_path": path}
+
+
+def _columns(row: MetadataRow | VersionRow) -> dict[str, Any]:
+    """A row's fields by name, the values as they are (`dataclasses.asdict` copies them deeply)."""
+    return {field.name: getattr(row, field.name) for field in fields(row)}
 
 
 async def get_metadata(
@@ -78,9 +97,14 @@ async def get_metadata(
     return to_row(MetadataRow, row) if row else None
 
 
-async def insert_metadata(conn: AsyncConnection, row: MetadataRow) -> None:
-    """Insert `row` unless the path has metadata already (a concurrent writer made it)."""
-    await conn.execute(insert_ignoring_conflict(conn.dialect.name, kv_metadata), asdict(row))
+async def claim_metadata(conn: AsyncConnection, fresh: MetadataRow) -> MetadataRow:
+    """The path's metadata, locked for the transaction (as `get_metadata(for_update=True)`);
+    `fresh` is inserted first where the path has none, also when a concurrent writer is making
+    it at the same moment. One statement: an insert that, on a conflict, sets a column of the row
+    it found to its own value (which locks the row) and returns the row."""
+    statement = _CLAIM_METADATA[conn.dialect.name]
+    row = (await conn.execute(statement, _columns(fresh))).one()
+    return to_row(MetadataRow, row)
 
 
 async def update_metadata(conn: AsyncConnection, mount: str, path: str, values: dict[str, Any]) -> None:
@@ -169,7 +193,7 @@ async def version(
 async def insert_version(
     conn: AsyncConnection, mount: str, path: str, row: VersionRow, ciphertext: bytes
 ) -> None:
-    values = {"mount": mount, "path": path, "ciphertext": ciphertext, **asdict(row)}
+    values = {"mount": mount, "path": path, "ciphertext": ciphertext, **_columns(row)}
     await conn.execute(_INSERT_VERSION, values)
 
 
