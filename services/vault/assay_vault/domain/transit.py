@@ -1293,14 +1293,17 @@ class Transit:
         return row
 
     async def _load(self, mount: str, name: str, missing: str, *, missing_ok: bool = False) -> _Key | None:
-        async with self.db.read() as conn:
-            await self._mount(conn, mount)
-            row = await store.get(conn, mount, name) if KEY_NAME_PATTERN.match(name) else None
-            if row is None:
-                if missing_ok:
-                    return None
-                raise TransitKeyNotFound(missing)
-            return _Key(mount, row, await store.versions(conn, mount, name), self.keys)
+        found = None
+        if could_be_mount(mount):
+            async with self.db.read() as conn:
+                found = await store.lookup(conn, mount, name)
+        if found is None or found.engine != TRANSIT_ENGINE:
+            raise MountNotFound(f"no transit engine is mounted at {mount!r}")
+        if found.key is None or not KEY_NAME_PATTERN.match(name):
+            if missing_ok:
+                return None
+            raise TransitKeyNotFound(missing)
+        return _Key(mount, found.key, found.versions, self.keys)
 
     async def _require(self, mount: str, name: str, missing: str) -> _Key:
         key = await self._load(mount, name, missing)
