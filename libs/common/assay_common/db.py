@@ -138,6 +138,40 @@ def _sqlite_file(url: str) -> str:
     return str(Path(database).resolve()) if database and database != ":memory:" else ":memory:"
 
 
+class _KeptConnection:
+    """A connection of `engine` kept open on one event loop (SQLite's writers take turns on one,
+    its readers share another): taking one from the pool and giving it back for each use cost more
+    than a short transaction's or a read's statements."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._held: tuple[asyncio.AbstractEventLoop, AsyncConnection] | None = None
+
+    async def get(self) -> AsyncConnection:
+        loop = asyncio.get_running_loop()
+        if self._held is not None and self._held[0] is loop:
+            return self._held[1]
+        # One held on a loop that has ended (each test runs on a loop of its own) is let go.
+        conn = await self.engine.connect()
+        if self._held is not None and self._held[0] is loop:  # another caller opened one meanwhile
+            await conn.close()
+            return self._held[1]
+        self._held = (loop, conn)
+        return conn
+
+    async def drop(self) -> None:
+        """Close the connection; the next `get` opens another."""
+        if self._held is not None:
+            _, conn = self._held
+            self._held = None
+            await conn.close()
+
+    async def close(self) -> None:
+        """Close the connection if it was opened on the running loop (else its loop has ended)."""
+        if self._held is not None and self._held[0] is asyncio.get_running_loop():
+            await self.drop()
+
+
 class Transaction:
     """An open transaction: its connection, and work to run only once it has committed."""
 
@@ -168,8 +202,9 @@ class Database:
         self.read_engine: AsyncEngine = self._create_engine(pool_size, for_reads=True)
         #: The SQLite file, as one name for every `Database` on it; None on Postgres.
         self._file = _sqlite_file(self.url) if self.backend == "sqlite" else None
-        #: On SQLite, the writing connection and the loop it was opened on (`_sqlite_writer`).
-        self._writer_conn: tuple[asyncio.AbstractEventLoop, AsyncConnection] | None = None
+        # On SQLite, the connections kept open for writing (`transaction`) and reading (`read`).
+        self._sqlite_writer = _KeptConnection(self.engine)
+        self._sqlite_reader = _KeptConnection(self.read_engine)
 
     def _create_engine(self, pool_size: int, *, for_reads: bool) -> AsyncEngine:
         isolation = "AUTOCOMMIT" if for_reads else None
@@ -236,33 +271,16 @@ class Database:
                     yield tx
         else:
             async with self._writer():
-                conn = await self._sqlite_writer()
+                conn = await self._sqlite_writer.get()
                 tx = Transaction(conn)
                 try:
                     async with conn.begin():
                         yield tx
                 finally:
                     if conn.invalidated or conn.in_transaction():
-                        await self._close_sqlite_writer()  # left unusable: the next one opens anew
+                        await self._sqlite_writer.drop()  # left unusable: the next one opens anew
         for callback in tx._after_commit:
             callback()
-
-    async def _sqlite_writer(self) -> AsyncConnection:
-        """The connection this process writes the SQLite file with, kept open between
-        transactions: they run one at a time anyway (`_writer`), and taking a connection from
-        the pool and giving it back cost more than a short transaction's own statements."""
-        loop = asyncio.get_running_loop()
-        if self._writer_conn is not None and self._writer_conn[0] is not loop:
-            self._writer_conn = None  # its loop has ended (each test runs on a loop of its own)
-        if self._writer_conn is None:
-            self._writer_conn = (loop, await self.engine.connect())
-        return self._writer_conn[1]
-
-    async def _close_sqlite_writer(self) -> None:
-        if self._writer_conn is not None:
-            _, conn = self._writer_conn
-            self._writer_conn = None
-            await conn.close()
 
     def _writer(self) -> AbstractAsyncContextManager[Any]:
         """What a write transaction holds first: on SQLite, the file's lock in this process."""
@@ -275,17 +293,29 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads, in autocommit: each statement sees the latest commit and no
         lock is held. Saves the BEGIN/COMMIT round trips of a transaction on the hot read paths;
-        use `transaction()` where several reads must agree with each other."""
-        async with self.read_engine.connect() as conn:
+        use `transaction()` where several reads must agree with each other.
+
+        On SQLite every reader of the process shares one connection, kept open: a statement runs
+        to its end on the loop's thread and its rows are fetched with it, so readers never
+        interleave inside one, and in autocommit there is no transaction between them to share."""
+        if self._file is None:
+            async with self.read_engine.connect() as conn:
+                yield conn
+            return
+        conn = await self._sqlite_reader.get()
+        try:
             yield conn
+        finally:
+            if conn.invalidated:
+                await self._sqlite_reader.drop()
 
     async def ping(self) -> None:
         async with self.read_engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
 
     async def dispose(self) -> None:
-        if self._writer_conn is not None and self._writer_conn[0] is asyncio.get_running_loop():
-            await self._close_sqlite_writer()
+        await self._sqlite_writer.close()
+        await self._sqlite_reader.close()
         await self.engine.dispose()
         await self.read_engine.dispose()
 
