@@ -24,6 +24,11 @@ async def stop(task: asyncio.Task[Any]) -> None:
     (which httpx and nats-py use) is swallowed (CPython gh-86296) and the task carries on; so
     cancel again until it really ends.
     """
+    if task.done():
+        return
+    task.cancel()
+    # A task waiting on a future (a `receive()`, a response) ends in the loop's next turn.
+    await asyncio.sleep(0)
     while not task.done():
         task.cancel()
         await asyncio.wait({task}, timeout=0.1)

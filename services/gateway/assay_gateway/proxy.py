@@ -100,7 +100,8 @@ def request_headers(request: Request, *, token: str, request_id: str) -> list[tu
     prior = ", ".join(request.headers.getlist("x-forwarded-for"))
     headers += [
         (b"x-forwarded-for", f"{prior}, {client_host}".encode("latin-1") if prior else client_host.encode()),
-        (b"x-forwarded-proto", request.url.scheme.encode()),
+        # The scheme as the server saw it (building `request.url` for it costs a URL per request).
+        (b"x-forwarded-proto", str(request.scope.get("scheme", "http")).encode()),
         (b"x-request-id", request_id.encode("latin-1")),
         (INTERNAL_TOKEN_HEADER.encode(), token.encode()),
     ]
