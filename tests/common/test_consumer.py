@@ -100,9 +100,7 @@ async def test_already_processed_event_is_not_processed_again(db: Database, bus:
         await eventually(lambda: _has(db, ["copy-three", "copy-two"]), what="both events handled")
         await eventually(lambda: _acknowledged(bus, 3), what="all three messages acknowledged")
     assert handler.calls == 2
-    async with db.read() as conn:
-        recorded = await conn.execute(sa.select(sa.func.count()).select_from(processed_events))
-        assert recorded.scalar_one() == 2
+    assert await recorded(db) == 2
 
 
 async def test_handler_that_always_fails_stops_after_bounded_redelivery(db: Database, bus: EventBus) -> None:
@@ -126,9 +124,7 @@ async def test_events_of_other_types_are_acknowledged_without_reaching_the_handl
     async with running(consumer):
         await eventually(lambda: _acknowledged(bus, 1), what="the message acknowledged")
     assert handler.calls == 0
-    async with db.read() as conn:
-        recorded = await conn.execute(sa.select(sa.func.count()).select_from(processed_events))
-        assert recorded.scalar_one() == 0, "no transaction for an event passed over"
+    assert await recorded(db) == 0, "no transaction for an event passed over"
 
 
 class FailOn(CopyNamespaces):
@@ -162,9 +158,7 @@ async def test_a_fetched_batch_shares_one_transaction_and_a_failing_event_holds_
     assert handler.transactions["first"][0] is handler.transactions["poison"][0], "one transaction"
     assert (len(handler.transactions["first"]), len(handler.transactions["last"])) == (2, 1)
     assert len(handler.transactions["poison"]) == 1 + consumer.max_deliver
-    async with db.read() as conn:
-        recorded = await conn.execute(sa.select(sa.func.count()).select_from(processed_events))
-        assert recorded.scalar_one() == 2
+    assert await recorded(db) == 2
 
 
 async def test_a_lingering_consumer_handles_the_events_that_came_meanwhile_in_one_batch(
@@ -227,9 +221,7 @@ async def test_a_batch_handler_takes_the_new_events_of_a_batch_in_one_call_each_
     # The first event came alone (the event handler's); the batch of four held one event handled
     # already and one twice: the batch handler got the other two, once each, in one call.
     assert handler.batches == [["two", "three"]]
-    async with db.read() as conn:
-        recorded = await conn.execute(sa.select(sa.func.count()).select_from(processed_events))
-        assert recorded.scalar_one() == 3
+    assert await recorded(db) == 3
 
 
 async def test_a_failing_batch_handler_leaves_the_events_to_the_event_handler_one_by_one(
@@ -247,9 +239,7 @@ async def test_a_failing_batch_handler_leaves_the_events_to_the_event_handler_on
     # Rolled back with the batch, then each event in a transaction of its own.
     assert (len(handler.transactions["first"]), len(handler.transactions["last"])) == (2, 1)
     assert len(handler.transactions["poison"]) == 1 + consumer.max_deliver
-    async with db.read() as conn:
-        recorded = await conn.execute(sa.select(sa.func.count()).select_from(processed_events))
-        assert recorded.scalar_one() == 2
+    assert await recorded(db) == 2
 
 
 async def test_empty_fetches_that_end_at_their_deadline_do_not_stop_the_consumer(
@@ -272,6 +262,14 @@ async def test_empty_fetches_that_end_at_their_deadline_do_not_stop_the_consumer
         assert stopped, "the consumer did not stop when cancelled"
     assert task.cancelled()
     assert handler.calls == 10
+
+
+async def recorded(db: Database) -> int:
+    """How many events are recorded as processed."""
+    query = sa.select(sa.func.count()).select_from(processed_events)
+    async with db.read() as conn:
+        count: int = (await conn.execute(query)).scalar_one()
+    return count
 
 
 async def _has(db: Database, names: list[str]) -> bool:
