@@ -12,7 +12,7 @@ from nats.js.errors import NotFoundError
 
 from assay_common.db import Database, Transaction, utcnow
 from assay_common.events.bus import EventBus
-from assay_common.events.consumer import EventConsumer
+from assay_common.events.consumer import BatchHandler, EventConsumer
 from assay_common.events.envelope import CloudEvent
 from assay_common.events.outbox import Outbox
 from assay_common.events.relay import OutboxRelay
@@ -143,16 +143,25 @@ class FailOn(CopyNamespaces):
             raise RuntimeError("this event cannot be handled")
 
 
+async def settled_around_poison(
+    db: Database, bus: EventBus, handler: FailOn, batch_handler: BatchHandler | None = None
+) -> EventConsumer:
+    """The consumer, run until `first`, `poison` and `last` (fetched as one batch) are settled."""
+    for name in ("first", "poison", "last"):
+        await publish_created(db, bus, name)
+    consumer = consumer_for(db, bus, handler)
+    consumer.batch_handler = batch_handler
+    async with running(consumer):
+        await eventually(lambda: _has(db, ["copy-first", "copy-last"]), what="the good events handled")
+        await eventually(lambda: _acknowledged(bus, 3), what="every message settled")
+    return consumer
+
+
 async def test_a_fetched_batch_shares_one_transaction_and_a_failing_event_holds_no_other_back(
     db: Database, bus: EventBus
 ) -> None:
     handler = FailOn("poison")
-    for name in ("first", "poison", "last"):
-        await publish_created(db, bus, name)
-    consumer = consumer_for(db, bus, handler)
-    async with running(consumer):
-        await eventually(lambda: _has(db, ["copy-first", "copy-last"]), what="the good events handled")
-        await eventually(lambda: _acknowledged(bus, 3), what="every message settled")
+    consumer = await settled_around_poison(db, bus, handler)
     # The batch's one transaction, rolled back when the poison failed (before `last` was
     # reached), then each event in a transaction of its own.
     assert handler.transactions["first"][0] is handler.transactions["poison"][0], "one transaction"
@@ -228,13 +237,7 @@ async def test_a_failing_batch_handler_leaves_the_events_to_the_event_handler_on
     db: Database, bus: EventBus
 ) -> None:
     handler = CopyTogether("poison")
-    for name in ("first", "poison", "last"):
-        await publish_created(db, bus, name)
-    consumer = consumer_for(db, bus, handler)
-    consumer.batch_handler = handler.together
-    async with running(consumer):
-        await eventually(lambda: _has(db, ["copy-first", "copy-last"]), what="the good events handled")
-        await eventually(lambda: _acknowledged(bus, 3), what="every message settled")
+    consumer = await settled_around_poison(db, bus, handler, batch_handler=handler.together)
     assert handler.batches == [["first", "poison", "last"]]
     # Rolled back with the batch, then each event in a transaction of its own.
     assert (len(handler.transactions["first"]), len(handler.transactions["last"])) == (2, 1)
