@@ -43,6 +43,7 @@ from assay_common.internal_auth import (
 from assay_common.list_method import ListMethodProtocol
 from assay_common.permission_checks import PermissionChecks
 from assay_common.problems import install_problem_handlers, install_problem_openapi, listen_for_denials
+from assay_common.route_index import install_route_index
 
 log = logging.getLogger("assay.service")
 
@@ -257,6 +258,7 @@ def create_service_app(definition: ServiceDefinition) -> FastAPI:
         dependencies = []
     for router in definition.routers:
         app.include_router(router, dependencies=dependencies)
+    install_route_index(app.router)
     return app
 
 

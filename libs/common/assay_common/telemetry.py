@@ -13,7 +13,6 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from pythonjsonlogger.json import JsonFormatter
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,6 +30,8 @@ _configured = False
 access_log = logging.getLogger("assay.access")
 #: Probes and scrapes would drown the access log.
 _QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+#: The W3C trace context fields a request may carry.
+_TRACE_FIELDS = frozenset({b"traceparent", b"tracestate"})
 
 
 class _TraceIds(logging.Filter):
@@ -104,9 +105,15 @@ class TelemetryMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
-        carrier = {k: v for k, v in request.headers.items() if k in ("traceparent", "tracestate")}
-        request_id = request.headers.get("x-request-id") or str(uuid7())
+        # One pass over the raw fields (a `Request` would decode every one of them).
+        carrier: dict[str, str] = {}
+        given_id = ""
+        for name, value in scope["headers"]:
+            if name in _TRACE_FIELDS:
+                carrier.setdefault(name.decode(), value.decode("latin-1"))
+            elif name == b"x-request-id" and not given_id:
+                given_id = value.decode("latin-1")
+        request_id = given_id or str(uuid7())
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500

@@ -22,9 +22,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Request
 from starlette.requests import ClientDisconnect
 
 from assay_common.errors import AssayError, Forbidden, Unauthorized
@@ -179,9 +178,6 @@ def json_object(body: bytes) -> Mapping[str, object]:
 
 
 async def admit(request: Request) -> Admission:
-    """FastAPI dependency: the request let through by the gateway's gatekeeper."""
+    """The request let through by the gateway's gatekeeper (a FastAPI dependency of its own routes)."""
     gatekeeper: Gatekeeper = request.app.state.gateway.gatekeeper
     return await gatekeeper.admit(request)
-
-
-Admitted = Annotated[Admission, Depends(admit)]
