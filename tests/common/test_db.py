@@ -116,6 +116,23 @@ async def test_concurrent_writers_all_commit(db: Database) -> None:
         assert count.scalar_one() == 20
 
 
+async def test_a_read_left_unfinished_does_not_hide_later_commits_from_readers(db: Database) -> None:
+    # On SQLite every reader of the process shares one connection in autocommit: a SELECT whose
+    # rows were not all taken would keep its snapshot open for the statements after it.
+    async with db.transaction() as tx:
+        for name in ("first", "second"):
+            await tx.execute(namespaces.insert().values(name=name, created_at=datetime.now(UTC)))
+    async with db.read() as conn:
+        unfinished = await conn.execute(sa.select(namespaces.c.name).order_by(namespaces.c.name))
+        assert unfinished.fetchone() is not None
+    async with db.transaction() as tx:
+        await tx.execute(namespaces.insert().values(name="third", created_at=datetime.now(UTC)))
+    async with db.read() as conn:
+        seen = await conn.execute(sa.select(namespaces.c.name).where(namespaces.c.name == "third"))
+        assert seen.scalars().all() == ["third"]
+    assert unfinished.fetchone() is not None  # its rows were taken with it
+
+
 async def test_replicas_in_one_process_write_in_turn_and_the_loop_runs_meanwhile(
     database_url: str, unique: str
 ) -> None:

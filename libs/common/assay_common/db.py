@@ -1,4 +1,4 @@
-"""One async database API over SQLite (aiosqlite) and Postgres (asyncpg).
+"""One async database API over SQLite (`sqlite3`, run in place on the event loop) and Postgres (asyncpg).
 
 Each service owns one `Database`: on Postgres its tables live in a schema named after the service
 (set through `search_path`, so queries are the same on both backends); on SQLite in its own file.
@@ -9,18 +9,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import sqlite3
 import uuid
 import weakref
 import zlib
-from collections.abc import AsyncIterator, Callable, Generator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import aiosqlite
 import sqlalchemy as sa
 import uuid_utils.compat as uuid_compat
 from alembic import command
@@ -28,7 +26,10 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.sqlite.base import SQLiteExecutionContext
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import cursor as _cursor
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -72,61 +73,77 @@ def async_url(url: str) -> str:
     if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"):
         parsed = parsed.set(drivername="postgresql+asyncpg")
     elif parsed.drivername in ("sqlite", "sqlite+pysqlite"):
-        parsed = parsed.set(drivername="sqlite+aiosqlite")
+        parsed = parsed.set(drivername="sqlite+inplace")
     return parsed.render_as_string(hide_password=False)
 
 
-class _RunAtOnce:
-    """Stands for aiosqlite's queue to its worker thread: runs each call as it is queued."""
-
-    def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
-        future, function = item
-        try:
-            result = function()
-        except BaseException as error:
-            if future is not None and not future.done():
-                future.set_exception(error)
-            return
-        if future is not None and not future.done():
-            future.set_result(result)
+class _InPlaceExecutionContext(SQLiteExecutionContext):
+    def post_exec(self) -> None:  # the base's does nothing
+        # A statement's rows are fetched with it (as a driver for asyncio would): an unfinished
+        # SELECT would keep its read snapshot open on a connection other readers share.
+        strategy: _cursor.ResultFetchStrategy = self.cursor_fetch_strategy
+        if self.cursor.description is not None and strategy is _cursor._DEFAULT_FETCH:
+            self.cursor_fetch_strategy = _cursor.FullyBufferedCursorFetchStrategy(self.cursor)
 
 
-class LoopThreadSqlite(aiosqlite.Connection):
-    """An aiosqlite connection whose calls run on the event loop's own thread.
+class InPlaceSqliteDialect(SQLiteDialect_pysqlite):
+    """SQLite through the standard `sqlite3` module, its calls run in place on the event loop's
+    thread (`sqlite+inplace://` URLs, made by `async_url`).
 
-    aiosqlite hands every call (cursor, execute, fetch, close) to a thread of its own and waits
-    for the answer: several thread switches per statement, which cost far more CPU than SQLite's
-    own work on a local file (microseconds in WAL mode with `synchronous=NORMAL`, where a commit
-    does not wait for the disk); through the vault, half its CPU per request (bench/RESULTS.md).
-    Run in place, a statement blocks the loop only that long. Waiting for another process's
-    write lock blocks the loop too (up to `busy_timeout`), as long as that process's
+    A statement on a local file in WAL mode with `synchronous=NORMAL` (a commit does not wait for
+    the disk) takes microseconds; a driver for asyncio (aiosqlite) hands each call to a thread of
+    its own and awaits it, and SQLAlchemy's asyncio layer switches greenlets around every await:
+    each cost more CPU than the statement itself (bench/RESULTS.md). Declared async so that
+    `AsyncEngine` takes it; `InPlaceConnection` runs statements without a greenlet. Waiting for
+    another process's write lock blocks the loop (up to `busy_timeout`), as long as that process's
     transaction lasts; inside one process `Database` lets one write transaction in at a time
     (`_sqlite_writers`), so a transaction never waits in SQLite for another of its own process,
     which could only finish once the loop runs again.
     """
 
-    def __init__(self, database: str, timeout: float) -> None:
-        connect = functools.partial(
-            sqlite3.connect, database, timeout=timeout, isolation_level=None, check_same_thread=False
-        )
-        super().__init__(connect, iter_chunk_size=64)
-        self._connection = connect()
-        self._tx = _RunAtOnce()  # type: ignore[assignment]
+    driver = "inplace"
+    is_async = True
+    supports_statement_cache = True
+    execution_ctx_cls = _InPlaceExecutionContext
 
-    def __await__(self) -> Generator[Any, None, aiosqlite.Connection]:
-        return self._ready().__await__()
+    @classmethod
+    def get_pool_class(cls, url: sa.URL) -> type[sa.pool.Pool]:
+        # Connections are taken from the pool inside a greenlet: the pool may await, never block.
+        # (An in-memory database lives as long as its one connection.)
+        return sa.pool.AsyncAdaptedQueuePool if cls._is_url_file_db(url) else sa.pool.StaticPool
 
-    async def _ready(self) -> aiosqlite.Connection:
-        return self
 
-    async def _execute(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-        if self._connection is None:
-            raise ValueError("Connection closed")
-        return fn(*args, **kwargs)
+sa.dialects.registry.register("sqlite.inplace", __name__, InPlaceSqliteDialect.__name__)
+
+
+class InPlaceConnection(AsyncConnection):
+    """An `AsyncConnection` whose statements run directly on the sync connection beneath, for a
+    driver that never awaits (`InPlaceSqliteDialect`): no greenlet is started per statement.
+    (`scalar` and `scalars` go through `execute`; the rest keeps SQLAlchemy's own path.)"""
+
+    async def execute(
+        self,
+        statement: sa.Executable,
+        parameters: Any = None,
+        *,
+        execution_options: Any = None,
+    ) -> sa.CursorResult[Any]:
+        return self._proxied.execute(statement, parameters, execution_options=execution_options)
+
+    async def exec_driver_sql(
+        self, statement: str, parameters: Any = None, execution_options: Any = None
+    ) -> sa.CursorResult[Any]:
+        return self._proxied.exec_driver_sql(statement, parameters, execution_options)
+
+
+class InPlaceEngine(AsyncEngine):
+    """An `AsyncEngine` handing out `InPlaceConnection`s."""
+
+    _connection_cls = InPlaceConnection
 
 
 #: One lock per SQLite file and event loop: SQLite takes one writer at a time, and its statements
-#: run on the loop's thread (`LoopThreadSqlite`), so a second writer of this process (of any
+#: run on the loop's thread (`InPlaceSqliteDialect`), so a second writer of this process (of any
 #: `Database` on the file) waits here, without blocking the loop, and not inside SQLite.
 _sqlite_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
     weakref.WeakKeyDictionary()
@@ -225,17 +242,14 @@ class Database:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Sized like Postgres's pool: with SQLAlchemy's default (5 + 10 overflow) a burst of
         # concurrent requests opened and closed overflow connections.
-        database = path or ":memory:"
-
-        async def connect() -> aiosqlite.Connection:
-            return LoopThreadSqlite(database, timeout=30)
-
-        engine = create_async_engine(
-            self.url,
-            pool_size=pool_size,
-            max_overflow=pool_size,
-            async_creator=connect,
-            **({"isolation_level": isolation} if isolation else {}),
+        engine = InPlaceEngine(
+            sa.create_engine(
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                connect_args={"timeout": 30, "check_same_thread": False},
+                **({"isolation_level": isolation} if isolation else {}),
+            )
         )
 
         @sa.event.listens_for(engine.sync_engine, "connect")
