@@ -217,7 +217,8 @@ async def test_versions_are_compared_deleted_and_restored(signed_in_page: Page, 
     await page.goto(f"/vault/kv?mount={kv_mount}")
     await screenshot_both_themes(page, "vault-kv-folder", ready=page.get_by_role("link", name="team/"))
     await page.get_by_role("link", name="team/").click()
-    await page.get_by_role("link", name="db").click()
+    # Exactly: the mount's own link (in the breadcrumbs) may hold "db" in its random name.
+    await page.get_by_role("link", name="db", exact=True).click()
     await expect(page).to_have_url(re.compile(r"path=team%2Fdb"))
     values = page.locator("#page-root table").first
     await expect(values.locator("caption")).to_have_text("Version 2, the current one")
