@@ -1,7 +1,7 @@
 """The vault against OpenBao, side by side, with hvac: KV v2 writes and reads and transit
 encryption, operations per second and p50/p99 latency, at 1 and 16 concurrent clients.
 
-    ./run python -m bench.vault [--ops 2000] [--clients 1,16] [--warmup 20]
+    ./run python -m bench.vault [--ops 2000] [--clients 1,16] [--warmup 20] [--rounds 4]
         [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
 
 Three targets in one run:
@@ -28,14 +28,16 @@ its cells are reported as "—" with the refusal, as it was answered during the 
 Each client is a process of its own (multiprocessing, spawn) holding one `hvac.Client` (one
 keep-alive `requests` session), so that one interpreter's lock does not bound the figures at 16
 clients; a single client is such a process too, so every cell is measured alike and no client
-shares a process with the platform's supervisor. A cell is --ops operations split evenly between
-its clients, after --warmup operations per client that are not counted. The clients start together
-on a signal once all are warm; ops/s is the cell's operations over the time from that signal until
-the last client finished, p50/p99 are of every operation's latency. For each client count and
-operation the three targets run one after the other, so a change in the machine's load falls on
-all alike. Alongside, the CPU time the servers (every process of the platform, not the Postgres
-server's; or OpenBao's) and the client processes spent per operation, from their counters: on a
-shared machine the steadiest figures. On a machine of few cores the clients compete with the
+shares a process with the platform's supervisor. A cell is --ops operations in --rounds rounds; each
+round's share is split evenly between the cell's clients, after --warmup operations per client
+that are not counted. In a round the clients start together on a signal once all are warm; ops/s
+is the cell's operations over the rounds' time, each from that signal until the last client
+finished; p50/p99 are of every operation's latency. For each client count and operation the
+three targets take turns round by round, so that a change in the machine's speed (on a shared
+machine it moves by tens of percent within minutes) falls on all alike. Alongside, the CPU time
+the servers (every process of the platform, not the Postgres server's; or OpenBao's) and the
+client processes spent per operation, from their counters: on a shared machine the steadiest
+figures. On a machine of few cores the clients compete with the
 servers for them; the clients' share says how much of the cores the load itself took.
 
 The vault's goal: Assay through the gateway reaches at least half OpenBao's ops/s at the highest
@@ -247,6 +249,19 @@ class Cell:
     def rate(self) -> float:
         return len(self.latencies) / self.seconds
 
+    def merged(self, other: Cell) -> Cell:
+        """The cell of both rounds: their operations over their summed time."""
+        by_process = dict(self.server_cpu_by_process)
+        for name, seconds in other.server_cpu_by_process.items():
+            by_process[name] = by_process.get(name, 0.0) + seconds
+        return Cell(
+            latencies=self.latencies + other.latencies,
+            seconds=self.seconds + other.seconds,
+            server_cpu=self.server_cpu + other.server_cpu,
+            client_cpu=self.client_cpu + other.client_cpu,
+            server_cpu_by_process=by_process,
+        )
+
     @property
     def server_cpu_per_op(self) -> float:
         """Milliseconds."""
@@ -323,16 +338,16 @@ class ClientPool:
         )
 
 
-def jobs(target: TargetSpec, name: str, clients: int, ops: int, warmup: int) -> list[Job]:
-    """The cell's items split between its clients. A cell's reads are the paths its client
-    count's writes wrote on the same target, each client its own."""
+def jobs(target: TargetSpec, name: str, clients: int, ops: int, warmup: int, round_: int = 0) -> list[Job]:
+    """A round of the cell: its items split between its clients. A cell's reads are the paths its
+    client count's writes wrote in the same round on the same target, each client its own."""
     each = math.ceil(ops / clients)
     made = []
     for index in range(clients):
         if name == TRANSIT_ENCRYPT:
             warm, items = [plaintext() for _ in range(warmup)], [plaintext() for _ in range(each)]
         else:
-            place = f"{target.slug}/c{clients}/client{index}"
+            place = f"{target.slug}/c{clients}/r{round_}/client{index}"
             warm = [f"{place}/warmup{n}" for n in range(warmup)]
             items = [f"{place}/secret{n}" for n in range(each)]
         made.append(Job(target, name, warm, items))
@@ -409,14 +424,22 @@ async def measure(
             results.transit_refused[target.spec.name] = target.transit_refused
     for clients in client_counts:
         for name in OPERATIONS:
-            for target in targets:
-                key = (target.spec.name, name, clients)
-                if name == TRANSIT_ENCRYPT and target.transit_refused is not None:
-                    results.cells[key] = None
-                    continue
-                progress(f"{target.spec.name}: {name}, {clients} client(s)")
-                cell_jobs = jobs(target.spec, name, clients, args.ops, args.warmup)
-                results.cells[key] = await asyncio.to_thread(pool.run, cell_jobs, target.servers)
+            measured = [
+                target
+                for target in targets
+                if not (name == TRANSIT_ENCRYPT and target.transit_refused is not None)
+            ]
+            for target in targets:  # in the report's order; None stays where it is refused
+                results.cells[(target.spec.name, name, clients)] = None
+            # Round by round, the targets in turn: a change in the machine's speed falls on each alike.
+            for round_ in range(args.rounds):
+                for target in measured:
+                    key = (target.spec.name, name, clients)
+                    progress(f"{target.spec.name}: {name}, {clients} client(s), round {round_ + 1}")
+                    cell_jobs = jobs(target.spec, name, clients, args.ops // args.rounds, args.warmup, round_)
+                    cell = await asyncio.to_thread(pool.run, cell_jobs, target.servers)
+                    earlier = results.cells.get(key)
+                    results.cells[key] = cell if earlier is None else earlier.merged(cell)
 
 
 async def run(args: argparse.Namespace, client_counts: Sequence[int]) -> Results:
@@ -473,7 +496,7 @@ def report(args: argparse.Namespace, client_counts: Sequence[int], results: Resu
     emit(f"### Run of {datetime.now(UTC):%Y-%m-%d}: {machine}, Python {platform.python_version()}\n")
     command = (
         f"./run python -m bench.vault --ops {args.ops} --clients {','.join(map(str, client_counts))}"
-        f" --warmup {args.warmup}"
+        f" --warmup {args.warmup} --rounds {args.rounds}"
     )
     if args.postgres:
         command += f" --postgres {args.postgres}"
@@ -486,8 +509,9 @@ def report(args: argparse.Namespace, client_counts: Sequence[int], results: Resu
         emit("The servers' CPU time counts the platform's processes, not the Postgres server's.")
     emit(f"Load average (1, 5, 15 min) at the start: {results.load_start}; at the end: {results.load_end}.")
     emit(
-        f"{args.ops} operations per cell, split evenly between the clients, after {args.warmup} per"
-        " client not counted.\n"
+        f"{args.ops} operations per cell in {args.rounds} rounds, the targets taking turns round by round;"
+        f" a round's operations split evenly between the clients, after {args.warmup} per client not"
+        " counted.\n"
     )
     emit("| target | operation | clients | ops/s | p50 | p99 | CPU per op: servers / clients |")
     emit("| --- | --- | --- | --- | --- | --- | --- |")
@@ -561,11 +585,17 @@ async def main() -> None:
         "--warmup", type=int, default=20, help="operations per client before a cell, not counted"
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="rounds per cell, the targets taking turns in each; a cell's operations are split between them",
+    )
+    parser.add_argument(
         "--postgres", metavar="URL", help="a Postgres server's admin URL: run on a fresh database there"
     )
     args = parser.parse_args()
-    if args.ops < 1 or args.warmup < 0:
-        parser.error("--ops must be positive and --warmup not negative")
+    if args.ops < 1 or args.warmup < 0 or not 1 <= args.rounds <= args.ops:
+        parser.error("--ops must be positive, --warmup not negative, --rounds between 1 and --ops")
     report(args, args.clients, await run(args, args.clients))
 
 
