@@ -109,8 +109,18 @@ function keyDetail(key) {
       rows: [...key.versions].reverse(),
       empty: "This key's versions are not listed (hmac keys).",
     }),
-    key.supports_encryption && key.supports_decryption ? playground(key) : null,
+    key.supports_encryption && key.supports_decryption ? playgroundOf(key) : null,
   );
+}
+
+/** The playground shown, and for which key: a key shown again (its page reloaded by an event)
+ * keeps its playground, with what was typed in it and the results shown. */
+let shownPlayground = null;
+
+function playgroundOf(key) {
+  const shownFor = JSON.stringify([mount(), key.name, key.type, key.derived]);
+  if (shownPlayground?.shownFor !== shownFor) shownPlayground = { shownFor, section: playground(key) };
+  return shownPlayground.section;
 }
 
 function playground(key) {
