@@ -37,8 +37,8 @@ three targets take turns round by round, so that a change in the machine's speed
 machine it moves by tens of percent within minutes) falls on all alike. Alongside, the CPU time
 the servers (every process of the platform, not the Postgres server's; or OpenBao's) and the
 client processes spent per operation, from their counters: on a shared machine the steadiest
-figures. On a machine of few cores the clients compete with the
-servers for them; the clients' share says how much of the cores the load itself took.
+figures. On a machine of few cores the clients compete with the servers for them; the clients'
+share says how much of the cores the load itself took.
 
 The vault's goal: Assay through the gateway reaches at least half OpenBao's ops/s at the highest
 client count, for each operation; the report says plainly whether it does.
@@ -338,7 +338,7 @@ class ClientPool:
         )
 
 
-def jobs(target: TargetSpec, name: str, clients: int, ops: int, warmup: int, round_: int = 0) -> list[Job]:
+def jobs(target: TargetSpec, name: str, clients: int, ops: int, warmup: int, round_: int) -> list[Job]:
     """A round of the cell: its items split between its clients. A cell's reads are the paths its
     client count's writes wrote in the same round on the same target, each client its own."""
     each = math.ceil(ops / clients)
