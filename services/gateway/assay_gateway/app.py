@@ -23,7 +23,7 @@ from assay_gateway.gateway import Gateway
 from assay_gateway.openapi_merge import OpenApiCatalog
 from assay_gateway.proxy import Proxy
 from assay_gateway.settings import GatewaySettings
-from assay_gateway.upstreams import Upstreams, create_client
+from assay_gateway.upstreams import Upstreams
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -35,7 +35,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     version = distribution_version("assay-gateway")
 
     async def on_start(rt: Runtime, app: FastAPI) -> None:
-        upstreams = Upstreams.of(create_client(settings), settings)
+        upstreams = Upstreams.of(settings)
         forwarder = Proxy(upstreams, minter)
         rt.start_background("proxy-stop", forwarder.stop_on(shutting_down(app)))
         authenticator = Authenticator(
@@ -68,7 +68,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     async def on_stop(rt: Runtime) -> None:
         await app.state.gateway.authenticator.jwts.close()
-        await app.state.gateway.upstreams.client.close()
+        await app.state.gateway.upstreams.close()
 
     app = create_service_app(
         ServiceDefinition(

@@ -17,17 +17,23 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from opentelemetry import trace
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
-from yarl import URL
 
 from assay_common.disconnects import unless_disconnected
 from assay_common.errors import BadGateway, GatewayTimeout, Unavailable
 from assay_common.internal_auth import INTERNAL_TOKEN_HEADER, InternalTokenMinter, Principal
 from assay_common.telemetry import inject_trace_headers
+from assay_gateway.upstream_http import (
+    UpstreamAnswer,
+    UpstreamBroken,
+    UpstreamConnectTimeout,
+    UpstreamError,
+    UpstreamRefused,
+    UpstreamTimeout,
+)
 from assay_gateway.upstreams import Upstreams
 
 log = logging.getLogger("assay.gateway.proxy")
@@ -138,18 +144,18 @@ async def _read_then_signal(body: AsyncIterator[bytes], done: asyncio.Event) -> 
 async def _discard(answer: Response) -> None:
     """Release an answer nobody is left to receive."""
     if isinstance(answer, UpstreamResponse):
-        answer.upstream.close()
+        answer.upstream.release()
 
 
 class UpstreamResponse(Response):
     """Streams a service's answer to the client and always returns its connection to the pool."""
 
-    def __init__(self, upstream: aiohttp.ClientResponse, service: str) -> None:
+    def __init__(self, upstream: UpstreamAnswer, service: str) -> None:
         self.upstream = upstream
         self.service = service
         self.status_code = upstream.status
         self.background = None
-        self.raw_headers = response_headers(list(upstream.raw_headers))
+        self.raw_headers = response_headers(upstream.headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -164,9 +170,9 @@ class UpstreamResponse(Response):
     async def _relay(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         try:
-            async for chunk in self.upstream.content.iter_any():
+            async for chunk in self.upstream.chunks():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except aiohttp.ClientError as exc:
+        except UpstreamError as exc:
             # The status line is gone already; breaking the connection is the only honest signal left.
             log.warning("%s broke off its answer: %s", self.service, type(exc).__name__)
             raise
@@ -181,17 +187,17 @@ class Outgoing:
     #: The raw path and query, as the client sent them.
     target: str
     body: AsyncIterator[bytes] | bytes | None
-    headers: list[tuple[str, str]]
+    headers: list[tuple[bytes, bytes]]
 
 
 class BufferedResponse(Response):
     """A service's answer read whole: sent to the client in one go."""
 
-    def __init__(self, upstream: aiohttp.ClientResponse, body: bytes) -> None:
+    def __init__(self, upstream: UpstreamAnswer, body: bytes) -> None:
         self.status_code = upstream.status
         self.background = None
         self.body = body
-        self.raw_headers = response_headers(list(upstream.raw_headers))
+        self.raw_headers = response_headers(upstream.headers)
 
 
 class GatewayStopping(Unavailable):
@@ -234,12 +240,9 @@ class Proxy:
                 request.method,
                 path_and_query.decode("latin-1"),
                 sent,
-                [
-                    (name.decode("latin-1"), value.decode("latin-1"))
-                    for name, value in request_headers(
-                        request, token=self.minter.mint(principal, audience=service), request_id=request_id
-                    )
-                ],
+                request_headers(
+                    request, token=self.minter.mint(principal, audience=service), request_id=request_id
+                ),
             )
             try:
                 # A client that gives up (a worker's long-poll, say) is not answered by the service
@@ -274,12 +277,12 @@ class Proxy:
         self._in_flight.add(current)
         try:
             upstream = await self._send(outgoing, service)
-            length = upstream.headers.get("Content-Length")
+            length = upstream.header(b"content-length")
             if length is None or not length.isdigit() or int(length) > BUFFERED_ANSWER_BYTES:
                 return UpstreamResponse(upstream, service)
             try:
                 body = await upstream.read()
-            except aiohttp.ClientError as exc:
+            except UpstreamError as exc:
                 log.warning("%s broke off its answer: %s", service, type(exc).__name__)
                 raise BadGateway(f"the {service} service broke off its answer") from None
             finally:
@@ -292,14 +295,14 @@ class Proxy:
         finally:
             self._in_flight.discard(current)
 
-    async def _send(self, outgoing: Outgoing, service: str) -> aiohttp.ClientResponse:
+    async def _send(self, outgoing: Outgoing, service: str) -> UpstreamAnswer:
         """Send to the replica whose turn it is; one that refuses the connection passes the
         request to the next (nothing was sent yet: a body is read only once connected)."""
         *others, last = self.upstreams.in_turn(service)
         for base in others:
             try:
                 return await self._send_to(base, outgoing, service, failover=True)
-            except aiohttp.ClientConnectorError as exc:
+            except UpstreamRefused as exc:
                 log.warning(
                     "a replica of %s refused a connection (%s); trying the next", service, type(exc).__name__
                 )
@@ -307,24 +310,20 @@ class Proxy:
 
     async def _send_to(
         self, base: str, outgoing: Outgoing, service: str, *, failover: bool
-    ) -> aiohttp.ClientResponse:
+    ) -> UpstreamAnswer:
         try:
-            return await self.upstreams.client.request(
-                outgoing.method,
-                URL(base + outgoing.target, encoded=True),
-                data=outgoing.body,
-                headers=outgoing.headers,
-                allow_redirects=False,
+            return await self.upstreams.connections.request(
+                base, outgoing.method, outgoing.target, outgoing.headers, outgoing.body
             )
-        except aiohttp.ClientConnectorError:
+        except UpstreamRefused:
             if failover:
                 raise
-            log.warning("%s unreachable: ClientConnectorError", service)
+            log.warning("%s unreachable: UpstreamRefused", service)
             raise BadGateway(f"the {service} service is not reachable") from None
-        except aiohttp.ConnectionTimeoutError:
+        except UpstreamConnectTimeout:
             raise BadGateway(f"the {service} service did not accept a connection in time") from None
-        except TimeoutError:
+        except UpstreamTimeout:
             raise GatewayTimeout(f"the {service} service did not answer in time") from None
-        except aiohttp.ClientError as exc:
-            log.warning("%s unreachable: %s", service, type(exc).__name__)
+        except UpstreamBroken as exc:
+            log.warning("%s unreachable: %s", service, exc)
             raise BadGateway(f"the {service} service is not reachable") from None

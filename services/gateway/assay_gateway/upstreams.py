@@ -1,4 +1,5 @@
-"""The services behind the gateway and the one pooled HTTP client that reaches them."""
+"""The services behind the gateway and the pooled HTTP clients that reach them: the proxy's own
+(`upstream_http`) and aiohttp for everything else the gateway asks them."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from assay_common.errors import BadGateway
 from assay_common.internal_auth import INTERNAL_TOKEN_HEADER, Principal
 from assay_gateway.routing import SERVICES
 from assay_gateway.settings import GatewaySettings
+from assay_gateway.upstream_http import UpstreamConnections
 
 #: Idle upstream connections are dropped before uvicorn's own 5 s keep-alive timeout would close
 #: them, so a request is never sent on a connection the service is closing at that very moment.
@@ -25,10 +27,10 @@ GATEWAY = Principal(id="gateway", kind="service")
 
 
 def create_client(settings: GatewaySettings) -> aiohttp.ClientSession:
-    """Keep-alive pool shared by every proxied request, probe and document fetch.
+    """Keep-alive pool for the gateway's own calls: probes, documents, token and key checks.
 
-    aiohttp rather than httpx: on the proxy's hot path httpx's connection pool cost the gateway
-    about three times the CPU of everything else it does per request (bench/RESULTS.md)."""
+    aiohttp rather than httpx: httpx's connection pool cost several times aiohttp's CPU per
+    request (bench/RESULTS.md)."""
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(
             limit=settings.upstream_max_connections,
@@ -58,21 +60,39 @@ class Probe:
     latency_ms: float
 
 
+def create_connections(settings: GatewaySettings) -> UpstreamConnections:
+    """Keep-alive connections for the proxied requests."""
+    return UpstreamConnections(
+        limit=settings.upstream_max_connections,
+        connect_timeout=settings.upstream_connect_timeout_seconds,
+        read_timeout=settings.upstream_timeout_seconds,
+        keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS,
+    )
+
+
 @dataclass(frozen=True)
 class Upstreams:
     """Base URLs of the services (from settings: one each, or several replicas of one, used in
-    turn) and the client to call them."""
+    turn) and the clients to call them: `connections` for proxied requests, `client` for the rest."""
 
     client: aiohttp.ClientSession
+    connections: UpstreamConnections
     replicas: dict[str, tuple[str, ...]]
     _turns: dict[str, Iterator[int]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, client: aiohttp.ClientSession, settings: GatewaySettings) -> Upstreams:
+    def of(cls, settings: GatewaySettings) -> Upstreams:
         replicas = {name: replica_urls(str(getattr(settings, f"{name}_url"))) for name in SERVICES}
         return cls(
-            client, replicas, {name: itertools.cycle(range(len(urls))) for name, urls in replicas.items()}
+            create_client(settings),
+            create_connections(settings),
+            replicas,
+            {name: itertools.cycle(range(len(urls))) for name, urls in replicas.items()},
         )
+
+    async def close(self) -> None:
+        self.connections.close()
+        await self.client.close()
 
     def url(self, service: str, path: str = "") -> str:
         """`path` on the replica of `service` whose turn it is."""
