@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from functools import partial
@@ -12,7 +13,7 @@ from nats.js.errors import NotFoundError
 
 from assay_common.db import Database, Transaction, utcnow
 from assay_common.events.bus import EventBus
-from assay_common.events.consumer import BatchHandler, EventConsumer
+from assay_common.events.consumer import HANDLED, BatchHandler, EventConsumer
 from assay_common.events.envelope import CloudEvent
 from assay_common.events.outbox import Outbox
 from assay_common.events.relay import OutboxRelay
@@ -125,6 +126,31 @@ async def test_events_of_other_types_are_acknowledged_without_reaching_the_handl
         await eventually(lambda: _acknowledged(bus, 1), what="the message acknowledged")
     assert handler.calls == 0
     assert await recorded(db) == 0, "no transaction for an event passed over"
+
+
+async def test_an_event_passed_over_is_told_by_its_subject_before_its_body_is_read(
+    db: Database, bus: EventBus
+) -> None:
+    # The body is not even a CloudEvent: read, it would be dropped as malformed.
+    await bus.js.publish(bus.subjects.event("workflow", None, "namespace_created"), b"not an event")
+    consumer = consumer_for(db, bus, CopyNamespaces())
+    consumer.types = frozenset({"assay.workflow.namespace_deleted"})
+    before = outcomes(consumer)
+    async with running(consumer):
+        await eventually(lambda: _acknowledged(bus, 1), what="the message acknowledged")
+    assert outcomes(consumer) - before == Counter({"passed_over": 1})
+
+
+def outcomes(consumer: EventConsumer) -> Counter[str]:
+    """The consumer's outcomes so far, from its metric."""
+    return Counter(
+        {
+            sample.labels["outcome"]: int(sample.value)
+            for metric in HANDLED.collect()
+            for sample in metric.samples
+            if sample.name.endswith("_total") and sample.labels["consumer"] == consumer.durable
+        }
+    )
 
 
 class FailOn(CopyNamespaces):

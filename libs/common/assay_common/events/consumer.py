@@ -41,6 +41,13 @@ HANDLED = Counter("assay_events_handled_total", "Events handled by a consumer", 
 DEFAULT_BACKOFF = (0.5, 2.0, 10.0, 30.0)
 
 
+def type_named_by(subject: str) -> str | None:
+    """The CloudEvents type an event's subject names (`<prefix>.<service>.<namespace>.<name>`
+    is `assay.<service>.<name>`); None for a subject of another form."""
+    parts = subject.rsplit(".", 3)
+    return f"assay.{parts[1]}.{parts[3]}" if len(parts) == 4 else None
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -152,7 +159,12 @@ class EventConsumer:
 
     async def _admit(self, message: Msg) -> CloudEvent | None:
         """The message's event, or None when it is settled here: malformed (terminated) or of a
-        type the handler does not take (acknowledged)."""
+        type the handler does not take (acknowledged; told by the subject when it can be, before
+        the body is parsed: most events a consumer passes over cost it only their acknowledgement)."""
+        named = type_named_by(message.subject)
+        if self.types is not None and named is not None and named not in self.types:
+            await self._pass_over(message)
+            return None
         try:
             event = CloudEvent.from_json(message.data)
         except ValidationError:
@@ -163,10 +175,13 @@ class EventConsumer:
             HANDLED.labels(self.durable, "malformed").inc()
             return None
         if self.types is not None and event.type not in self.types:
-            await message.ack()
-            HANDLED.labels(self.durable, "passed_over").inc()
+            await self._pass_over(message)
             return None
         return event
+
+    async def _pass_over(self, message: Msg) -> None:
+        await message.ack()
+        HANDLED.labels(self.durable, "passed_over").inc()
 
     async def handle_alone(self, message: Msg, event: CloudEvent) -> None:
         """Handle one event in a transaction of its own; on failure, retry it later with backoff
