@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fastapi import Depends, Request
+from fastapi import Request
 from pydantic import BaseModel
 
 from assay_common.errors import Unauthorized
@@ -66,14 +66,15 @@ class Access:
         await self.require(self.route.need(resolved=object_id))
 
 
-async def access(
-    request: Request,
-    principal: Principal = Depends(caller),
-    checks: PermissionChecks = Depends(permission_checks),
-) -> Access:
+async def access(request: Request) -> Access:
     """The caller of the request, once it passed its route's row as far as it can be checked
     before the route runs (FastAPI dependency, one per request). An anonymous caller of a route
-    that needs more is 401: who is calling must be established before what they may do."""
+    that needs more is 401: who is calling must be established before what they may do.
+
+    The caller and the checks are taken here rather than as dependencies of their own: FastAPI
+    resolves every dependency of every request anew, at a cost that showed in every route's."""
+    principal = await caller(request)
+    checks = await permission_checks(request)
     route = ROUTES.row(request.method, request.scope["route"].path)
     granted = Access(principal, route, checks, request.headers.get(CONSISTENCY_TOKEN_HEADER) or None)
     if route.access in ("signed_in", "permission") and principal.kind == "anonymous":

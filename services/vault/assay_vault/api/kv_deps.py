@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import Depends
+from fastapi import Request
 
-from assay_common.service import Runtime, runtime
+from assay_common.service import Runtime
 from assay_vault.api.deps import keyring
-from assay_vault.domain.keyring import Keyring
 from assay_vault.domain.kv import KeyValue
 from assay_vault.domain.kv_durations import parse_seconds
 from assay_vault.domain.kv_mounts import Mounts
 
+# The domain objects are made from the request by each dependency itself rather than from
+# dependencies of their own: FastAPI resolves every dependency of every request anew.
 
-async def key_value(rt: Runtime = Depends(runtime), keys: Keyring = Depends(keyring)) -> KeyValue:
-    return KeyValue(rt.store, rt.events, keys)
+
+async def key_value(request: Request) -> KeyValue:
+    rt: Runtime = request.app.state.runtime
+    return KeyValue(rt.store, rt.events, await keyring(request))
 
 
-async def mounts(rt: Runtime = Depends(runtime), keys: Keyring = Depends(keyring)) -> Mounts:
-    return Mounts(rt.store, rt.events, keys)
+async def mounts(request: Request) -> Mounts:
+    rt: Runtime = request.app.state.runtime
+    return Mounts(rt.store, rt.events, await keyring(request))
 
 
 def seconds_or_none(value: str | int | None, field: str) -> int | None:

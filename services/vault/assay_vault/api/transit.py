@@ -13,13 +13,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from assay_common.problems import problems
-from assay_common.service import Runtime, runtime
+from assay_common.service import Runtime
 from assay_vault.api.deps import keyring
-from assay_vault.domain.keyring import Keyring
 from assay_vault.domain.transit import (
     DEFAULT_HASH_ALGORITHM,
     DEFAULT_KEY_TYPE,
@@ -60,8 +59,10 @@ T = TypeVar("T")
 R = TypeVar("R", bound=BaseModel)
 
 
-async def transit_engine(rt: Runtime = Depends(runtime), keys: Keyring = Depends(keyring)) -> Transit:
-    return Transit(rt.store, rt.events, keys)
+async def transit_engine(request: Request) -> Transit:
+    # Made here, not from dependencies of its own (see `kv_deps`).
+    rt: Runtime = request.app.state.runtime
+    return Transit(rt.store, rt.events, await keyring(request))
 
 
 # ---- keys --------------------------------------------------------------------------------------
