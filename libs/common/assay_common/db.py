@@ -287,8 +287,12 @@ class Database:
             async with self._writer():
                 conn = await self._sqlite_writer.get()
                 tx = Transaction(conn)
+                # Begun and ended on the sync connection directly, as its statements run
+                # (`InPlaceConnection`): the async layer would start a greenlet for each.
+                sync = conn.sync_connection
+                assert sync is not None
                 try:
-                    async with conn.begin():
+                    with sync.begin():
                         yield tx
                 finally:
                     if conn.invalidated or conn.in_transaction():
