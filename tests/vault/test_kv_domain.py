@@ -63,6 +63,23 @@ async def test_concurrent_check_and_set_writes_let_exactly_one_through(store: Kv
     assert (meta.current_version, [v.version for v in meta.versions]) == (1, [1])
 
 
+async def test_concurrent_writes_to_one_path_each_take_the_next_version(store: KvStore) -> None:
+    written = await asyncio.gather(*(store.kv.write("secret", "busy", {"n": n}) for n in range(8)))
+    assert sorted(each.metadata.version for each in written) == list(range(1, 9))
+    meta = await store.kv.read_metadata("secret", "busy")
+    assert (meta.current_version, meta.oldest_version) == (8, 0)
+    assert meta.created_time == meta.versions[0].created_time
+    assert meta.updated_time == meta.versions[-1].created_time  # as Vault: the latest write's time
+    await store.kv.write_metadata("secret", "busy", MetadataChanges(max_versions=3))
+    assert (await store.kv.write("secret", "busy", {"n": 8})).metadata.version == 9
+    meta = await store.kv.read_metadata("secret", "busy")
+    assert (meta.current_version, meta.oldest_version, [v.version for v in meta.versions]) == (
+        9,
+        7,
+        [7, 8, 9],
+    )
+
+
 async def test_patch_merges_into_the_current_version(store: KvStore) -> None:
     await store.kv.write("secret", "p", {"a": "1", "b": {"c": "2", "d": "3"}})
     await store.kv.patch("secret", "p", {"a": None, "b": {"d": None, "e": "4"}, "f": "5"})

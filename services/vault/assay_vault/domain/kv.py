@@ -275,11 +275,14 @@ class KeyValue:
         """Write `data` as the next version of the secret at `path`."""
         require_unsealed(self.keys)
         check_path(path, writing=True)
+        now = utcnow()
         async with self.db.transaction() as tx:
             mount_row = await self._mount(tx.conn, mount, for_share=True)
-            meta = await self._metadata_for_write(tx, mount, path)
-            check_and_set(cas, meta.current_version, mount_row.cas_required or meta.cas_required)
-            return await self._add_version(tx, mount_row, meta, dict(data))
+            # Claimed with the next version number taken: the version before is the claim's less one.
+            meta = await self._metadata_for_write(tx, mount, path, now, next_version=True)
+            written = meta.current_version
+            check_and_set(cas, written - 1, mount_row.cas_required or meta.cas_required)
+            return await self._add_version(tx, mount_row, meta, dict(data), now, taken=written)
 
     async def patch(self, mount: str, path: str, patch: Mapping[str, Any], cas: int | None = None) -> Written:
         """Merge `patch` (RFC 7386) into the current version's value and write the result as the
@@ -297,15 +300,18 @@ class KeyValue:
                 raise SecretNotFound(f"the current version of {path!r} is deleted; nothing to patch")
             check_and_set(cas, meta.current_version, mount_row.cas_required or meta.cas_required)
             current = self._open(mount, path, row.version, ciphertext)
-            return await self._add_version(tx, mount_row, meta, merge_patch(current, dict(patch)))
+            merged = merge_patch(current, dict(patch))
+            return await self._add_version(tx, mount_row, meta, merged, utcnow())
 
-    async def _metadata_for_write(self, tx: Transaction, mount: str, path: str) -> MetadataRow:
-        """The secret's metadata, locked for this transaction; made (empty) for a new secret."""
-        now = utcnow()
+    async def _metadata_for_write(
+        self, tx: Transaction, mount: str, path: str, now: datetime, *, next_version: bool = False
+    ) -> MetadataRow:
+        """The secret's metadata, locked for this transaction; made (empty) for a new secret.
+        With `next_version`, with the next version's number taken (`store.claim_metadata`)."""
         fresh = MetadataRow(
             mount=mount,
             path=path,
-            current_version=0,
+            current_version=1 if next_version else 0,
             oldest_version=0,
             max_versions=0,
             cas_required=False,
@@ -316,24 +322,32 @@ class KeyValue:
             created_at=now,
             updated_at=now,
         )
-        return await store.claim_metadata(tx.conn, fresh)
+        return await store.claim_metadata(tx.conn, fresh, next_version=next_version)
 
     async def _add_version(
-        self, tx: Transaction, mount: MountRow, meta: MetadataRow, data: dict[str, Any]
+        self,
+        tx: Transaction,
+        mount: MountRow,
+        meta: MetadataRow,
+        data: dict[str, Any],
+        now: datetime,
+        *,
+        taken: int | None = None,
     ) -> Written:
+        """Write `data` as the secret's next version, made `now`: `taken` when the claim of the
+        metadata took its number already (and set `updated_at`), else the one after `meta`'s."""
         # ASCII JSON: a lone surrogate a client escaped (`\ud800`) stays escaped, never unencodable.
         plaintext = json.dumps(data, separators=(",", ":")).encode()
         if len(plaintext) > MAX_VALUE_BYTES:
             raise InvalidSecret(f"a secret's value is at most {MAX_VALUE_BYTES} bytes of JSON")
-        now = utcnow()
-        number = meta.current_version + 1
+        number = taken or meta.current_version + 1
         delete_after = _effective_delete_after(mount, meta)
         deletion_time = now + timedelta(seconds=delete_after) if delete_after else None
         row = VersionRow(version=number, created_at=now, deletion_time=deletion_time, destroyed=False)
         ciphertext = self.keys.seal(plaintext, place("kv", mount.path, meta.path, number))
         await store.insert_version(tx.conn, mount.path, meta.path, row, ciphertext)
         kept = _effective_max_versions(mount, meta)
-        values: dict[str, Any] = {"current_version": number, "updated_at": now}
+        values: dict[str, Any] = {} if taken else {"current_version": number, "updated_at": now}
         pruned_up_to = 0
         # Vault's bookkeeping: once a secret holds its full number of versions, `oldest_version`
         # names the oldest one kept (before that it stays 0), and older ones are deleted.
@@ -342,7 +356,8 @@ class KeyValue:
             if pruned_up_to:
                 await store.prune_versions(tx.conn, mount.path, meta.path, up_to=pruned_up_to)
             values["oldest_version"] = pruned_up_to + 1
-        await store.update_metadata(tx.conn, mount.path, meta.path, values)
+        if values:
+            await store.update_metadata(tx.conn, mount.path, meta.path, values)
         await self._event(
             tx,
             SecretWritten(mount=mount.path, path=meta.path, version=number, pruned_up_to=pruned_up_to),
@@ -460,7 +475,7 @@ class KeyValue:
         check_setting(changes.delete_version_after, "delete_version_after")
         async with self.db.transaction() as tx:
             mount_row = await self._mount(tx.conn, mount, for_share=True)
-            meta = await self._metadata_for_write(tx, mount, path)
+            meta = await self._metadata_for_write(tx, mount, path, utcnow())
             required = mount_row.metadata_cas_required or meta.metadata_cas_required
             check_and_set(cas, meta.metadata_version, required)
             custom = meta.custom_metadata

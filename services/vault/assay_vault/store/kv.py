@@ -68,15 +68,24 @@ _UPDATE_METADATA = kv_metadata.update().where(_AT)
 _INSERT_VERSION = kv_versions.insert()
 
 
-def _claim(insert: postgresql.Insert | sqlite.Insert) -> ReturningInsert[Any]:
+def _claim(insert: postgresql.Insert | sqlite.Insert, *, next_version: bool) -> ReturningInsert[Any]:
     keys = [kv_metadata.c.mount, kv_metadata.c.path]
-    unchanged = {"current_version": kv_metadata.c.current_version}
-    return insert.on_conflict_do_update(index_elements=keys, set_=unchanged).returning(*kv_metadata.c)
+    if next_version:
+        changed = {
+            "current_version": kv_metadata.c.current_version + 1,
+            "updated_at": insert.excluded.updated_at,
+        }
+    else:
+        changed = {"current_version": kv_metadata.c.current_version}
+    return insert.on_conflict_do_update(index_elements=keys, set_=changed).returning(*kv_metadata.c)
 
 
+#: By backend and whether the claim advances the current version.
 _CLAIM_METADATA = {
-    "postgresql": _claim(postgresql.insert(kv_metadata)),
-    "sqlite": _claim(sqlite.insert(kv_metadata)),
+    backend: {
+        next_version: _claim(insert(kv_metadata), next_version=next_version) for next_version in (False, True)
+    }
+    for backend, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
 }
 
 
@@ -97,12 +106,18 @@ async def get_metadata(
     return to_row(MetadataRow, row) if row else None
 
 
-async def claim_metadata(conn: AsyncConnection, fresh: MetadataRow) -> MetadataRow:
+async def claim_metadata(
+    conn: AsyncConnection, fresh: MetadataRow, *, next_version: bool = False
+) -> MetadataRow:
     """The path's metadata, locked for the transaction (as `get_metadata(for_update=True)`);
     `fresh` is inserted first where the path has none, also when a concurrent writer is making
     it at the same moment. One statement: an insert that, on a conflict, sets a column of the row
-    it found to its own value (which locks the row) and returns the row."""
-    statement = _CLAIM_METADATA[conn.dialect.name]
+    it found to its own value (which locks the row) and returns the row.
+
+    With `next_version` the claim of an existing path also advances its `current_version` by one
+    and sets its `updated_at` to `fresh`'s (the row returned names the version to write): a
+    write then needs no update of the metadata of its own."""
+    statement = _CLAIM_METADATA[conn.dialect.name][next_version]
     row = (await conn.execute(statement, _columns(fresh))).one()
     return to_row(MetadataRow, row)
 
