@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -196,3 +198,34 @@ def test_a_path_parameter_needs_at_least_one_character_and_other_parameters_stay
     assert REST_OF_PATH.match("LIST", "/v1/kv/metadata/") is None
     assert REST_OF_PATH.match("LIST", "/v1/a/b/metadata/c") is None  # `{mount}` is one segment
     assert openapi_path("/v1/{mount}/data/{path:path}") == "/v1/{mount}/data/{path}"
+
+
+def _tried_one_by_one(table: RouteTable, method: str, path: str) -> tuple[str, dict[str, str]] | None:
+    """The row the table's rules give, each template tried on its own in their order of precedence."""
+    rows = [row for row in table.rows if row.method == method and "{" in row.path]
+    for row in sorted(rows, key=lambda row: ":path}" in row.path):
+        pattern = ""
+        for part in re.split(r"(\{\w+(?::path)?\})", row.path):
+            name, _, convertor = part.strip("{}").partition(":")
+            literal = not part.startswith("{")
+            pattern += re.escape(part) if literal else f"(?P<{name}>{'.+' if convertor else '[^/]+'})"
+        if found := re.fullmatch(pattern, path):
+            return row.path, found.groupdict()
+    return None
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE", "LIST"])
+def test_every_templated_row_is_found_as_if_each_template_were_tried_in_turn(method: str) -> None:
+    table = RouteTable()
+    paths = [
+        re.sub(r"\{(\w+):path\}", r"\1/a/b", re.sub(r"\{(\w+)\}", r"x-\1", row.path))
+        for row in table.rows
+        if "{" in row.path
+    ]
+    fixed = {row.path for row in table.rows if row.method == method}
+    for path in paths + [path + "/more" for path in paths]:
+        if path in fixed:
+            continue  # fixed rows win, as another test shows
+        found = table.match(method, path)
+        expected = _tried_one_by_one(table, method, path)
+        assert (None if found is None else (found[0].path, found[1])) == expected, path

@@ -452,13 +452,13 @@ class RouteTable:
             raise ValueError("a route appears twice in the route permission table")
         self._exact = {(row.method, row.path): row for row in self.rows if "{" not in row.path}
         # By method, so a request is tried only against the templates it could match (every
-        # proxied request is looked up here).
-        self._templated: dict[str, list[tuple[RoutePermission, re.Pattern[str]]]] = {}
-        # Templates of the rest of a path (`{name:path}`) come last: a template of single segments
-        # is more specific.
+        # proxied request is looked up here). Templates of the rest of a path (`{name:path}`)
+        # come last: a template of single segments is more specific.
+        templated: dict[str, list[RoutePermission]] = {}
         for row in sorted(self.rows, key=lambda row: ":path}" in row.path):
             if "{" in row.path:
-                self._templated.setdefault(row.method, []).append((row, _template(row.path)))
+                templated.setdefault(row.method, []).append(row)
+        self._templated = {method: _Alternation(rows) for method, rows in templated.items()}
 
     def get(self, method: str, path: str) -> RoutePermission | None:
         """The row of a template (as the OpenAPI names it)."""
@@ -481,24 +481,49 @@ class RouteTable:
         row = self._exact.get((method, path))
         if row is not None:
             return row, {}
-        for row, pattern in self._templated.get(method, ()):
-            if found := pattern.fullmatch(path):
-                return row, found.groupdict()
-        return None
+        alternation = self._templated.get(method)
+        return alternation.match(path) if alternation is not None else None
 
 
-def _template(path: str) -> re.Pattern[str]:
+class _Alternation:
+    """Templates as one regular expression, a branch each in their order: the first that matches
+    the whole path wins, as it would tried one by one, but the engine tries them (in C), not a
+    loop of ours. Branch `b<i>` is the `i`th template; its parameters are `b<i>_<name>`."""
+
+    def __init__(self, rows: list[RoutePermission]) -> None:
+        self.rows = rows
+        self.parameters = [_parameters(row.path) for row in rows]
+        branches = (f"(?P<b{index}>{_template(row.path, f'b{index}_')})" for index, row in enumerate(rows))
+        self.pattern = re.compile("|".join(branches))
+
+    def match(self, path: str) -> tuple[RoutePermission, dict[str, str]] | None:
+        found = self.pattern.fullmatch(path)
+        if found is None or found.lastgroup is None:
+            return None
+        # The branch's own group closes last, after the parameters inside it.
+        index = int(found.lastgroup[1:])
+        prefix = f"b{index}_"
+        return self.rows[index], {name: found[prefix + name] for name in self.parameters[index]}
+
+
+_PARAMETER = re.compile(r"(\{[a-z_]+(?::path)?\})")
+
+
+def _parameters(path: str) -> list[str]:
+    return [part[1:-1].partition(":")[0] for part in _PARAMETER.split(path) if part.startswith("{")]
+
+
+def _template(path: str, prefix: str) -> str:
     """`{name}` matches one path segment; `{name:path}` the rest of the path, slashes included
-    (as Starlette's `path` convertor: a KV secret's path)."""
-    parts = re.split(r"(\{[a-z_]+(?::path)?\})", path)
-    return re.compile("".join(_pattern_of(part) for part in parts))
+    (as Starlette's `path` convertor: a KV secret's path); groups are named `<prefix><name>`."""
+    return "".join(_pattern_of(part, prefix) for part in _PARAMETER.split(path))
 
 
-def _pattern_of(part: str) -> str:
+def _pattern_of(part: str, prefix: str) -> str:
     if not part.startswith("{"):
         return re.escape(part)
     name, _, convertor = part[1:-1].partition(":")
-    return f"(?P<{name}>.+)" if convertor == "path" else f"(?P<{name}>[^/]+)"
+    return f"(?P<{prefix}{name}>.+)" if convertor == "path" else f"(?P<{prefix}{name}>[^/]+)"
 
 
 def openapi_path(path: str) -> str:
