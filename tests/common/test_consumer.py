@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from functools import partial
 
+import pytest
 import sqlalchemy as sa
 from nats.js.errors import NotFoundError
 
 from assay_common.db import Database, Transaction, utcnow
 from assay_common.events.bus import EventBus
-from assay_common.events.consumer import HANDLED, BatchHandler, EventConsumer
+from assay_common.events.consumer import HANDLED, BatchHandler, EventConsumer, type_named_by
 from assay_common.events.envelope import CloudEvent
 from assay_common.events.outbox import Outbox
 from assay_common.events.relay import OutboxRelay
@@ -139,6 +140,19 @@ async def test_an_event_passed_over_is_told_by_its_subject_before_its_body_is_re
     async with running(consumer):
         await eventually(lambda: _acknowledged(bus, 1), what="the message acknowledged")
     assert outcomes(consumer) - before == Counter({"passed_over": 1})
+
+
+@pytest.mark.parametrize(
+    ("subject", "prefix", "named"),
+    [
+        ("assay.vault._.secret_written", "assay", "assay.vault.secret_written"),
+        ("t.run-1.workflow.payments.namespace_created", "t.run-1", "assay.workflow.namespace_created"),
+        ("audit.vault.request", "assay", None),  # another stream's subject
+        ("t.run-1.vault.request", "t.run-1", None),  # an audit subject under the same prefix
+    ],
+)
+def test_the_type_an_event_subject_names(subject: str, prefix: str, named: str | None) -> None:
+    assert type_named_by(subject, prefix) == named
 
 
 def outcomes(consumer: EventConsumer) -> Counter[str]:

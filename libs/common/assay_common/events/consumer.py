@@ -41,11 +41,12 @@ HANDLED = Counter("assay_events_handled_total", "Events handled by a consumer", 
 DEFAULT_BACKOFF = (0.5, 2.0, 10.0, 30.0)
 
 
-def type_named_by(subject: str) -> str | None:
-    """The CloudEvents type an event's subject names (`<prefix>.<service>.<namespace>.<name>`
+def type_named_by(subject: str, events_prefix: str) -> str | None:
+    """The CloudEvents type an event's subject names (`<events prefix>.<service>.<namespace>.<name>`
     is `assay.<service>.<name>`); None for a subject of another form."""
-    parts = subject.rsplit(".", 3)
-    return f"assay.{parts[1]}.{parts[3]}" if len(parts) == 4 else None
+    rest = subject.removeprefix(events_prefix + ".")
+    parts = rest.split(".")
+    return f"assay.{parts[0]}.{parts[2]}" if rest != subject and len(parts) == 3 else None
 
 
 class EventConsumer:
@@ -161,7 +162,7 @@ class EventConsumer:
         """The message's event, or None when it is settled here: malformed (terminated) or of a
         type the handler does not take (acknowledged; told by the subject when it can be, before
         the body is parsed: most events a consumer passes over cost it only their acknowledgement)."""
-        named = type_named_by(message.subject)
+        named = type_named_by(message.subject, self.bus.subjects.events_prefix)
         if self.types is not None and named is not None and named not in self.types:
             await self._pass_over(message)
             return None
