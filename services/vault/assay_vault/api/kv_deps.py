@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from assay_common.service import Runtime
+from assay_common.service import runtime
 from assay_vault.api.deps import keyring
 from assay_vault.domain.kv import KeyValue
 from assay_vault.domain.kv_durations import parse_seconds
@@ -15,12 +15,12 @@ from assay_vault.domain.kv_mounts import Mounts
 
 
 async def key_value(request: Request) -> KeyValue:
-    rt: Runtime = request.app.state.runtime
+    rt = await runtime(request)
     return KeyValue(rt.store, rt.events, await keyring(request))
 
 
 async def mounts(request: Request) -> Mounts:
-    rt: Runtime = request.app.state.runtime
+    rt = await runtime(request)
     return Mounts(rt.store, rt.events, await keyring(request))
 
 

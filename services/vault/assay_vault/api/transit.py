@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from assay_common.problems import problems
-from assay_common.service import Runtime
+from assay_common.service import runtime
 from assay_vault.api.deps import keyring
 from assay_vault.domain.transit import (
     DEFAULT_HASH_ALGORITHM,
@@ -61,7 +61,7 @@ R = TypeVar("R", bound=BaseModel)
 
 async def transit_engine(request: Request) -> Transit:
     # Made here, not from dependencies of its own (see `kv_deps`).
-    rt: Runtime = request.app.state.runtime
+    rt = await runtime(request)
     return Transit(rt.store, rt.events, await keyring(request))
 
 
