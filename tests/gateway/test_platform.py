@@ -1,6 +1,10 @@
-"""`/api/v1/health`, `/api/v1/version`, `/api/v1/modules`: every service, asked at once."""
+"""`/api/v1/health`, `/api/v1/version`, `/api/v1/modules`: every service, asked at once; the
+gateway as a server of long-kept client connections."""
 
 from __future__ import annotations
+
+import asyncio
+from urllib.parse import urlsplit
 
 from tests.conftest import Stack
 from tests.gateway.conftest import SideGateway
@@ -72,3 +76,30 @@ async def test_modules_list_each_service_its_paths_and_reachability(stack: Stack
     assert "/v1" in modules["vault"]["paths"]
     assert modules["vault"]["reachable"] is False
     assert all(modules[name]["reachable"] for name in SERVICES - {"vault"})
+
+
+async def _get_healthz(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n")
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    await asyncio.wait_for(reader.readexactly(length), timeout=10)
+    return head.split(b"\r\n", 1)[0]
+
+
+async def test_a_client_connection_idle_for_seconds_is_still_served(stack: Stack) -> None:
+    # Vault clients keep one connection and resume after pauses; a server that closes idle
+    # connections after a few seconds resets requests sent just as it closes.
+    address = urlsplit(stack.url)
+    reader, writer = await asyncio.open_connection(address.hostname, address.port)
+    try:
+        assert await _get_healthz(reader, writer) == b"HTTP/1.1 200 OK"
+        # The condition under test is the pause itself: longer than uvicorn's default 5 s.
+        await asyncio.sleep(6)
+        assert await _get_healthz(reader, writer) == b"HTTP/1.1 200 OK"
+    finally:
+        writer.close()

@@ -208,6 +208,11 @@ class CommonSettings(AssaySettings):
         description="Trust X-Forwarded-* from forwarded_allow_ips (services are behind the gateway)",
     )
     forwarded_allow_ips: str = "127.0.0.1"
+    http_idle_timeout_seconds: int = Field(
+        default=75,
+        ge=5,
+        description="How long an idle keep-alive connection from a client is kept open",
+    )
     public_url: str = "http://127.0.0.1:8080"
 
     def resolved_database_url(self) -> str:

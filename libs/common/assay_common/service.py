@@ -358,6 +358,10 @@ def serve(app: FastAPI, settings: CommonSettings, *, list_method: bool = False) 
         loop="uvloop",
         http=ListMethodProtocol if list_method else CoalescingHttpToolsProtocol,
         timeout_graceful_shutdown=10,
+        # Clients that keep connections (Vault clients, browsers) reuse one after pauses of many
+        # seconds; a request sent just as the server closes an idle connection is reset, and
+        # clients resend only idempotent requests.
+        timeout_keep_alive=settings.http_idle_timeout_seconds,
         server_header=False,
         proxy_headers=settings.proxy_headers,
         forwarded_allow_ips=settings.forwarded_allow_ips,

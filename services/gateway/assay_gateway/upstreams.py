@@ -19,8 +19,9 @@ from assay_gateway.routing import SERVICES
 from assay_gateway.settings import GatewaySettings
 from assay_gateway.upstream_http import UpstreamConnections
 
-#: Idle upstream connections are dropped before uvicorn's own 5 s keep-alive timeout would close
-#: them, so a request is never sent on a connection the service is closing at that very moment.
+#: Idle upstream connections are dropped before the services' idle timeout (at least 5 s,
+#: `http_idle_timeout_seconds`) would close them, so a request is never sent on a connection the
+#: service is closing at that very moment.
 KEEPALIVE_EXPIRY_SECONDS = 4.0
 #: How the gateway itself appears to the services it asks (about credentials, keys, biscuits).
 GATEWAY = Principal(id="gateway", kind="service")
