@@ -285,6 +285,38 @@ async def test_a_failing_batch_handler_leaves_the_events_to_the_event_handler_on
     assert await recorded(db) == 2
 
 
+async def test_a_consumer_of_idempotent_handlers_records_nothing_and_hands_on_each_delivery(
+    db: Database, bus: EventBus
+) -> None:
+    delivered: list[str] = []
+
+    async def note(_: Transaction, event: CloudEvent) -> None:
+        delivered.append(str(event.data["namespace"]))
+
+    async def note_all(tx: Transaction, events: Sequence[CloudEvent]) -> None:
+        for event in events:
+            await note(tx, event)
+
+    consumer = EventConsumer(
+        bus,
+        db,
+        None,
+        durable="copier",
+        handler=note,
+        batch_handler=note_all,
+        filter_subject=bus.subjects.events_filter("workflow"),
+    )
+    first = await publish_created(db, bus, "one")
+    async with running(consumer):
+        await eventually(lambda: _acknowledged(bus, 1), what="the first delivery acknowledged")
+        await publish_again(bus, first)
+        await eventually(lambda: _acknowledged(bus, 2), what="the second delivery acknowledged")
+
+    # Nothing tells a redelivery apart: the handler's own idempotence is what makes it harmless.
+    assert delivered == ["one", "one"]
+    assert await recorded(db) == 0
+
+
 async def test_empty_fetches_that_end_at_their_deadline_do_not_stop_the_consumer(
     db: Database, bus: EventBus
 ) -> None:

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 import sqlalchemy as sa
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from assay_common.db import Database
 from assay_common.events.outbox import Outbox
@@ -62,6 +64,26 @@ async def test_concurrent_records_share_transactions_and_each_is_stored(db: Data
     assert await stored_paths(db) == sorted(f"/v1/secret/data/{n}" for n in range(40))
     # All forty were waiting before the first write began: batches of at most 16.
     assert commits == 3
+
+
+async def test_each_record_keeps_the_trace_of_its_own_request(db: Database) -> None:
+    records = AuditRecords(db, Outbox("vault", tables.outbox, Subjects()))
+
+    async def write_in_trace(n: int) -> None:
+        context = SpanContext(trace_id=n + 1, span_id=n + 1, is_remote=True, trace_flags=TraceFlags(1))
+        with trace.use_span(NonRecordingSpan(context)):
+            await records.write(record(n))
+
+    # Written together (the first request's task writes them all), each under its own trace.
+    await asyncio.gather(*(write_in_trace(n) for n in range(5)))
+
+    async with db.read() as conn:
+        stored = (await conn.execute(sa.select(tables.outbox.c.body, tables.outbox.c.traceparent))).all()
+    assert len(stored) == 5
+    for body, traceparent in stored:
+        n = int(json.loads(body)["data"]["path"].rpartition("/")[2])
+        assert traceparent == f"00-{n + 1:032x}-{n + 1:016x}-01"
+        assert json.loads(body)["traceparent"] == traceparent
 
 
 async def test_a_failed_write_is_the_error_of_every_record_in_it(db: Database) -> None:

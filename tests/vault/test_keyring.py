@@ -182,3 +182,43 @@ def test_a_sealed_keyring_neither_seals_nor_opens_and_wiping_forgets_the_keys() 
         keyring.seal(SECRET, b"here")
     with pytest.raises(Sealed):
         keyring.open(record, b"here")
+
+
+def test_a_record_kept_opened_is_built_once_until_the_vault_is_sealed() -> None:
+    root = bytes(new_key())
+    wrapped = {1: wrap_kek(root, 1, new_key())}
+    keyring = Keyring()
+    keyring.install(bytearray(root), wrapped, epoch=1)
+    where = place("transit", "keys", "k", 1)
+    record = keyring.seal(SECRET, where)
+    built: list[bytes] = []
+
+    def build(plaintext: bytes) -> str:
+        built.append(plaintext)
+        return plaintext.decode()
+
+    first = keyring.open_kept(record, where, "text", build)
+    again = keyring.open_kept(record, where, "text", build)
+
+    assert first == again == SECRET.decode() and built == [SECRET]
+    keyring.open_kept(record, where, "another kind", build)  # kept apart by kind
+    assert len(built) == 2
+    keyring.wipe()
+    with pytest.raises(Sealed):
+        keyring.open_kept(record, where, "text", build)
+    keyring.install(bytearray(root), wrapped, epoch=2)  # unsealed again: opened anew
+    assert keyring.open_kept(record, where, "text", build) == SECRET.decode() and len(built) == 3
+
+
+def test_a_record_kept_opened_is_not_what_an_altered_or_moved_copy_opens_to() -> None:
+    keyring, _ = unsealed()
+    where = place("transit", "keys", "k", 1)
+    record = keyring.seal(SECRET, where)
+    keyring.open_kept(record, where, "bytes", bytes)
+
+    with pytest.raises(RecordIntegrityFailed):
+        keyring.open_kept(record, place("transit", "keys", "other", 1), "bytes", bytes)
+    tampered = bytearray(record)
+    tampered[-1] ^= 0x01
+    with pytest.raises(RecordIntegrityFailed):
+        keyring.open_kept(bytes(tampered), where, "bytes", bytes)

@@ -394,7 +394,20 @@ def to_row(cls: type[R], row: sa.Row[Any], *, prefix: str = "") -> R:
     """Build a row dataclass from a result row whose columns carry its field names (after
     `prefix`, for the columns of a joined table)."""
     mapping = row._mapping
-    return cls(**{f.name: mapping[prefix + f.name] for f in fields(cls)})  # type: ignore[arg-type]
+    return cls(**{name: mapping[column] for name, column in _columns_of(cls, prefix)})
+
+
+#: `_columns_of`'s answers, by row class and prefix.
+_columns: dict[tuple[type[Any], str], tuple[tuple[str, str], ...]] = {}
+
+
+def _columns_of(cls: type[Any], prefix: str) -> tuple[tuple[str, str], ...]:
+    """Each field of the row dataclass `cls` with the column it is read from (asked for every
+    row read, so worked out once)."""
+    known = _columns.get((cls, prefix))
+    if known is None:
+        known = _columns[cls, prefix] = tuple((f.name, prefix + f.name) for f in fields(cls))
+    return known
 
 
 @functools.cache

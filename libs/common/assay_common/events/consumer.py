@@ -3,7 +3,9 @@
 Replicas of a service share one durable consumer, so each event is handled once per service.
 The handler runs inside a transaction that also records the event id in `processed_events` (the
 events of one fetched batch share one transaction); a redelivered event whose id is already
-recorded is acknowledged without running the handler.
+recorded is acknowledged without running the handler. A consumer whose handlers are idempotent
+by themselves (the audit log, which stores each record under its event id and ignores one it has)
+records nothing: `processed` None saves a lookup and a row per event.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ class EventConsumer:
         self,
         bus: EventBus,
         db: Database,
-        processed: sa.Table,
+        processed: sa.Table | None,
         *,
         durable: str,
         filter_subject: str,
@@ -219,16 +221,7 @@ class EventConsumer:
         Another replica recording one of them meanwhile makes the insert fail, and with it the
         transaction: the batch is then handled event by event."""
         assert self.batch_handler is not None
-        column = self.processed.c.event_id
-        seen = set(
-            (
-                await tx.execute(
-                    sa.select(column).where(
-                        self.processed.c.consumer == self.durable, column.in_([event.id for event in events])
-                    )
-                )
-            ).scalars()
-        )
+        seen = set() if self.processed is None else await self._processed_of(tx, events)
         outcomes, fresh = [], []
         for event in events:
             if event.id in seen:
@@ -238,12 +231,22 @@ class EventConsumer:
                 fresh.append(event)
                 outcomes.append("handled")
         if fresh:
-            now = utcnow()
-            marker = {"consumer": self.durable, "processed_at": now}
-            await tx.execute(self.processed.insert(), [{**marker, "event_id": event.id} for event in fresh])
+            if self.processed is not None:
+                marker = {"consumer": self.durable, "processed_at": utcnow()}
+                markers = [{**marker, "event_id": event.id} for event in fresh]
+                await tx.execute(self.processed.insert(), markers)
             with tracer.start_as_current_span(f"handle {len(fresh)} events", kind=trace.SpanKind.CONSUMER):
                 await self.batch_handler(tx, fresh)
         return outcomes
+
+    async def _processed_of(self, tx: Transaction, events: Sequence[CloudEvent]) -> set[str]:
+        """The ids of `events` recorded as processed by this consumer."""
+        assert self.processed is not None
+        column = self.processed.c.event_id
+        query = sa.select(column).where(
+            self.processed.c.consumer == self.durable, column.in_([event.id for event in events])
+        )
+        return set((await tx.execute(query)).scalars())
 
     async def _handle_in(self, tx: Transaction, message: Msg, event: CloudEvent) -> str:
         """Run the handler in `tx` unless the event's id is already recorded as processed, under
@@ -251,10 +254,11 @@ class EventConsumer:
         token = otel_context.attach(propagate.extract(dict(message.headers or {})))
         try:
             with tracer.start_as_current_span(f"handle {event.type}", kind=trace.SpanKind.CONSUMER):
-                marker = insert_ignoring_conflict(self.db.backend, self.processed)
-                row = {"consumer": self.durable, "event_id": event.id, "processed_at": utcnow()}
-                if (await tx.execute(marker, row)).rowcount == 0:
-                    return "duplicate"
+                if self.processed is not None:
+                    marker = insert_ignoring_conflict(self.db.backend, self.processed)
+                    row = {"consumer": self.durable, "event_id": event.id, "processed_at": utcnow()}
+                    if (await tx.execute(marker, row)).rowcount == 0:
+                        return "duplicate"
                 await self.handler(tx, event)
                 return "handled"
         finally:

@@ -71,13 +71,15 @@ class Outbox:
         tx.after_commit(self.on_commit)
         return event
 
-    async def add_all(self, tx: Transaction, items: Sequence[EventData], *, audit: bool = False) -> None:
-        """Write each of `items` as an event, with one statement for them all (audit records
-        written together); they are published only if `tx` commits."""
+    async def add_all(
+        self, tx: Transaction, items: Sequence[tuple[EventData, str | None]], *, audit: bool = False
+    ) -> None:
+        """Write each of `items` (an event's data and the `traceparent` of the request it comes
+        from) as an event, with one statement for them all (audit records written together);
+        they are published only if `tx` commits."""
         if not items:
             return
-        traceparent = current_traceparent()
-        rows = [self._event_row(data, None, None, audit, traceparent)[1] for data in items]
+        rows = [self._event_row(data, None, None, audit, traceparent)[1] for data, traceparent in items]
         await tx.execute(self._insert, rows)
         tx.after_commit(self.on_commit)
 

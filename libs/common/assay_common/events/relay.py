@@ -125,8 +125,10 @@ class OutboxRelay:
         finally:
             for ack in acks:
                 ack.cancel()  # those not answered yet: a failed batch leaves none pending
-        for answer in answers:
-            (DUPLICATES if answer.duplicate else PUBLISHED).labels(self.service).inc()
+        duplicates = sum(1 for answer in answers if answer.duplicate)
+        PUBLISHED.labels(self.service).inc(len(answers) - duplicates)
+        if duplicates:
+            DUPLICATES.labels(self.service).inc(duplicates)
         crash_here("outbox.after_publish")
 
     async def _delete(self, conn: AsyncConnection, ids: list[str]) -> None:

@@ -29,7 +29,6 @@ from assay_auth.domain.context import AuthContext
 from assay_auth.domain.errors import InvalidCursor
 from assay_auth.store import audit as store
 from assay_auth.store.rows import AuditRow
-from assay_auth.store.tables import processed_events
 from assay_common.db import Transaction
 from assay_common.events.bus import EventBus
 from assay_common.events.consumer import EventConsumer
@@ -79,7 +78,9 @@ class AuditLog:
         return EventConsumer(
             bus,
             self.ctx.db,
-            processed_events,
+            # Each record is stored under its event id and one stored already is left as it is:
+            # a redelivery changes nothing without a processed-events row per record.
+            None,
             durable=CONSUMER_NAME,
             filter_subject=bus.subjects.all_audit,
             stream=bus.subjects.audit_stream,

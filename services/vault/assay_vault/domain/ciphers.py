@@ -7,7 +7,10 @@ ciphertext to its place (mount, path, version), so a row copied elsewhere fails 
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
 
 
 class RecordCipher(Protocol):
@@ -18,6 +21,13 @@ class RecordCipher(Protocol):
     def open(self, ciphertext: bytes, aad: bytes) -> bytes:
         """The plaintext of a record sealed for `aad`; `Sealed` (503) while sealed, and an integrity
         error (never another record's value) when the ciphertext was altered or moved."""
+        ...
+
+    def open_kept(self, ciphertext: bytes, aad: bytes, kind: str, build: Callable[[bytes], T]) -> T:
+        """`build` of the record's plaintext (`open`), kept in memory until the vault is sealed:
+        the same record opened again for the same place, as the same `kind` of thing, is not
+        decrypted again. For keys that many requests use (transit key versions); an altered or
+        moved record is a different one, and fails to open as with `open`."""
         ...
 
 

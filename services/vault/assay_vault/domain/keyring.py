@@ -12,7 +12,12 @@ a KEK to its version, a record's DEK and body to the record's format, KEK versio
 (mount, path, version; `ciphers.place`). A record moved to another place, or any byte of it
 changed, fails to open with `RecordIntegrityFailed` and never yields another record's value.
 
-Sealing wipes the keys: the byte arrays are zeroed and dropped. (CPython may still hold copies
+Records that many requests open (transit key versions) are kept opened while the vault stays
+unsealed (`Keyring.open_kept`), by their ciphertext and place: a record altered or moved is not
+the one kept, and opens (or fails to) as any other.
+
+Sealing wipes the keys: the byte arrays are zeroed and dropped, and so are the records kept
+opened. (CPython may still hold copies
 for a while, e.g. inside the cipher objects of operations in progress; they are never logged,
 never stored and never part of an error.)
 
@@ -26,8 +31,10 @@ format (1 B, 1) | KEK version (4 B) | nonce + DEK sealed by the KEK (60 B) | non
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
@@ -41,6 +48,10 @@ RECORD_FORMAT = 1
 _HEADER_BYTES = 1 + 4
 _WRAPPED_KEY_BYTES = NONCE_BYTES + KEY_BYTES + TAG_BYTES
 _SMALLEST_RECORD = _HEADER_BYTES + _WRAPPED_KEY_BYTES + NONCE_BYTES + TAG_BYTES
+#: The most records `Keyring.open_kept` keeps (the least recently used go first).
+MAX_KEPT = 1024
+
+T = TypeVar("T")
 
 _ROOT_CHECK_AAD = b"assay.vault/root-check/v1"
 _ROOT_CHECK_TEXT = b"the root key of this vault"
@@ -137,6 +148,8 @@ class _Keys:
     epoch: int
     #: Records this replica sealed under each KEK version since it was unsealed.
     encryptions: dict[int, int] = field(default_factory=dict)
+    #: What `Keyring.open_kept` built, the most recently used last.
+    kept: OrderedDict[tuple[bytes, bytes, str], Any] = field(default_factory=OrderedDict)
 
     @property
     def current(self) -> int:
@@ -228,6 +241,18 @@ class Keyring:
         rotation). The KEK version is part of the body's associated data, so the body is
         encrypted again too; the plaintext exists only inside this call."""
         return self.seal(self.open(ciphertext, aad), aad)
+
+    def open_kept(self, ciphertext: bytes, aad: bytes, kind: str, build: Callable[[bytes], T]) -> T:
+        keys = self._unsealed()
+        entry = (ciphertext, aad, kind)
+        if entry in keys.kept:
+            keys.kept.move_to_end(entry)
+            return cast(T, keys.kept[entry])
+        built = build(self.open(ciphertext, aad))
+        keys.kept[entry] = built
+        if len(keys.kept) > MAX_KEPT:
+            keys.kept.popitem(last=False)
+        return built
 
     def open(self, ciphertext: bytes, aad: bytes) -> bytes:
         keys = self._unsealed()

@@ -600,8 +600,12 @@ class _Key:
             stored = self.versions.get(version)
             if stored is None or version < self.row.min_decryption_version:
                 raise TransitInvalid(_NO_SUCH_VERSION)
-            packed = self.keys.open(stored.sealed_key, _place(self.mount, self.row.name, version))
-            self.opened[version] = unpack(packed, self.row.type)
+            self.opened[version] = self.keys.open_kept(
+                stored.sealed_key,
+                _place(self.mount, self.row.name, version),
+                self.row.type,
+                lambda packed: unpack(packed, self.row.type),
+            )
         return self.opened[version]
 
     def encryption_version(self, requested: int, verb: str = "encryption") -> int:
