@@ -24,11 +24,15 @@ class SealConfigRow:
     sealed_at: datetime | None
 
 
-_CONFIG_COLUMNS = [seal_config.c[name] for name in SealConfigRow.__dataclass_fields__]
+# Built once: health and seal-status requests (polled by monitors and probes) read the config.
+_GET_CONFIG = sa.select(*(seal_config.c[name] for name in SealConfigRow.__dataclass_fields__)).where(
+    seal_config.c.id == _ONE
+)
+_GET_EPOCH = sa.select(seal_config.c.seal_epoch).where(seal_config.c.id == _ONE)
 
 
 async def get_config(conn: AsyncConnection) -> SealConfigRow | None:
-    row = (await conn.execute(sa.select(*_CONFIG_COLUMNS).where(seal_config.c.id == _ONE))).first()
+    row = (await conn.execute(_GET_CONFIG)).first()
     return None if row is None else to_row(SealConfigRow, row)
 
 
@@ -52,8 +56,7 @@ async def raise_epoch(conn: AsyncConnection, now: datetime) -> int | None:
 
 
 async def epoch(conn: AsyncConnection) -> int | None:
-    statement = sa.select(seal_config.c.seal_epoch).where(seal_config.c.id == _ONE)
-    found: int | None = (await conn.execute(statement)).scalar_one_or_none()
+    found: int | None = (await conn.execute(_GET_EPOCH)).scalar_one_or_none()
     return found
 
 
