@@ -10,6 +10,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -43,10 +44,41 @@ class PlatformError(RuntimeError):
 
 
 def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing uses on `host` now, for a server to bind soon after.
+
+    Taken at random below the system's ephemeral ports, not from `bind(0)`: the kernel hands the
+    ports of that range to outgoing connections too (to Postgres, to NATS, between services), and
+    one could take the port before the server binds it. Below the range only another server can."""
+    below = _ephemeral_ports_start()
+    if below > _LOWEST_PORT:
+        for _ in range(100):
+            # From the system's randomness: a seeded `random` would pick alike in two processes.
+            port = _LOWEST_PORT + secrets.randbelow(below - _LOWEST_PORT)
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind((host, port))
+                except OSError:
+                    continue
+                return port
+    # No range below the ephemeral one (or no free port in it): the kernel's choice.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        chosen: int = sock.getsockname()[1]
+        return chosen
+
+
+#: `free_port` stays above the ports well-known servers listen on (Postgres, NATS, 8080, …).
+_LOWEST_PORT = 10000
+#: Where ephemeral ports start when the system does not say: Linux's default (macOS and Windows
+#: start higher, at 49152).
+_DEFAULT_EPHEMERAL_START = 32768
+
+
+def _ephemeral_ports_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return _DEFAULT_EPHEMERAL_START
 
 
 def nats_server_binary() -> str:
