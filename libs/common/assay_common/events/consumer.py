@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from contextlib import suppress
 
 import sqlalchemy as sa
+from nats.aio.client import ServerVersion
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
@@ -51,6 +52,14 @@ def type_named_by(subject: str, events_prefix: str) -> str | None:
     return f"assay.{parts[0]}.{parts[2]}" if rest != subject and len(parts) == 3 else None
 
 
+def filters_several_subjects(version: ServerVersion) -> bool:
+    """Whether a NATS server of `version` filters a consumer on several subjects (2.10 on)."""
+    try:
+        return (version.major, version.minor) >= (2, 10)
+    except ValueError:  # a version that is not one
+        return False
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -69,6 +78,7 @@ class EventConsumer:
         types: Collection[str] | None = None,
         linger_seconds: float = 0.0,
         batch_handler: BatchHandler | None = None,
+        filter_subjects: Sequence[str] = (),
     ) -> None:
         self.bus = bus
         self.db = db
@@ -94,6 +104,11 @@ class EventConsumer:
         #: writes a row per event writes them all with one statement); `handler` still takes an
         #: event handled on its own.
         self.batch_handler = batch_handler
+        #: When given, the subjects of the only events wanted (each narrower than
+        #: `filter_subject`), filtered by a server that filters on several subjects (NATS 2.10
+        #: on), so the others never reach this process; an older server filters on
+        #: `filter_subject` and the consumer passes over the rest by `types`.
+        self.filter_subjects = tuple(filter_subjects)
 
     async def run(self) -> None:
         """Fetch and handle events until cancelled."""
@@ -105,9 +120,16 @@ class EventConsumer:
             ack_wait=self.ack_wait,
             filter_subject=self.filter_subject,
         )
-        subscription = await self.bus.js.pull_subscribe(
-            self.filter_subject, durable=self.durable, stream=self.stream, config=config
-        )
+        if self.filter_subjects and filters_several_subjects(self.bus.nc.connected_server_version):
+            config.filter_subject, config.filter_subjects = None, list(self.filter_subjects)
+            # Created, or updated from the one filter it was made with (by an older server or an
+            # earlier version of this consumer): what is still unhandled stays so.
+            await self.bus.js.add_consumer(self.stream, config)
+            subscription = await self.bus.js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
+        else:
+            subscription = await self.bus.js.pull_subscribe(
+                self.filter_subject, durable=self.durable, stream=self.stream, config=config
+            )
         try:
             while True:
                 raise_if_cancelled()

@@ -90,18 +90,22 @@ class PlatformLinks:
 
     def consumer(self, bus: EventBus) -> EventConsumer:
         # One consumer for both kinds keeps a deletion after its creation (two consumers could
-        # handle them in either order). A subject filter names one event name only, so this one
-        # receives every event of the service and passes over the others without a transaction.
+        # handle them in either order). A server that filters on several subjects sends it only
+        # these two; an older one sends every event of the service, and the others are passed
+        # over without a transaction.
         lifecycle = self.lifecycle
+        wanted = (lifecycle.created, lifecycle.deleted)
+        subjects = [bus.subjects.events_filter(lifecycle.service, None, kind.event_name) for kind in wanted]
         return EventConsumer(
             bus,
             self.ctx.db,
             processed_events,
             durable=lifecycle.durable,
             filter_subject=bus.subjects.events_filter(lifecycle.service),
+            filter_subjects=subjects,
             stream=bus.subjects.events_stream,
             handler=self.handle,
-            types={lifecycle.created.type_name(), lifecycle.deleted.type_name()},
+            types={kind.type_name() for kind in wanted},
         )
 
     async def handle(self, tx: Transaction, event: CloudEvent) -> None:
