@@ -362,16 +362,10 @@ async def publish_deleted(db: Database, bus: EventBus, name: str) -> None:
 
 def deletions_consumer(db: Database, bus: EventBus, handler: CopyNamespaces) -> EventConsumer:
     """Wants the workflow service's namespace deletions only."""
-    return EventConsumer(
-        bus,
-        db,
-        processed_events,
-        durable="copier",
-        handler=handler,
-        filter_subject=bus.subjects.events_filter("workflow"),
-        filter_subjects=[bus.subjects.events_filter("workflow", None, NamespaceDeleted.event_name)],
-        types={NamespaceDeleted.type_name()},
-    )
+    consumer = consumer_for(db, bus, handler)
+    consumer.filter_subjects = (bus.subjects.events_filter("workflow", None, NamespaceDeleted.event_name),)
+    consumer.types = frozenset({NamespaceDeleted.type_name()})
+    return consumer
 
 
 async def delivered(bus: EventBus) -> int:
