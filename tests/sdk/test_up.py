@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -96,20 +97,27 @@ async def test_up_fails_at_once_when_the_given_infrastructure_is_unreachable(
     assert "secret" not in result.stderr
 
 
-async def test_up_runs_replicas_of_a_service_on_postgres(
+async def test_up_runs_replicas_of_services_on_postgres_each_vault_replica_unsealed(
     start_up: StartUp, isolated_nats: NatsServer
 ) -> None:
     database_url = await create_postgres_database(f"up{free_port()}")
     try:
         env = {k: v for k, v in isolated_nats.env().items() if k != "ASSAY_NATS_URL"}
         up = await start_up(
-            "--nats", isolated_nats.url, "--postgres", database_url, "--replicas", "workflow=2", env=env
+            *("--nats", isolated_nats.url, "--postgres", database_url),
+            *("--replicas", "workflow=2", "--replicas", "vault=2"),
+            env=env,
         )
         health = await up.wait_healthy()
         commands = [" ".join(p.cmdline()) for p in up.process_tree().values()]
+        # The gateway sends requests to a service's replicas in turn: four reach each twice.
+        async with httpx.AsyncClient(base_url=up.url, timeout=10) as client:
+            answers = [await client.get("/v1/sys/health") for _ in range(4)]
 
         assert health["services"]["workflow"]["status"] == "ok"
         assert sum("-m assay_workflow" in command for command in commands) == 2
+        assert sum("-m assay_vault" in command for command in commands) == 2
+        assert [(a.status_code, a.json()["sealed"]) for a in answers] == [(200, False)] * 4
         assert await up.signal(signal.SIGTERM) == 0
     finally:
         await drop_postgres_database(database_url)

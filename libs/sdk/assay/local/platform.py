@@ -384,10 +384,15 @@ class LocalPlatform:
         with os.fdopen(fd, "w") as out:
             out.write("\n".join(keys) + "\n")
         temporary.replace(self.vault_key_file)
-        async with self._client().post(
-            f"{sys_url}/unseal", json={"key": keys[0]}, headers=headers
-        ) as response:
-            await self._vault_answer(response, 200, "to unseal")
+        # Each replica holds its keys in its own memory: each is unsealed (as at its next start).
+        for process, service in self.process_names():
+            if service == "vault":
+                async with self._client().post(
+                    f"{self.service_url(process)}/api/v1/vault/sys/unseal",
+                    json={"key": keys[0]},
+                    headers=headers,
+                ) as response:
+                    await self._vault_answer(response, 200, f"({process}) to unseal")
 
     @staticmethod
     async def _vault_answer(response: aiohttp.ClientResponse, expected: int, what: str) -> dict[str, Any]:
